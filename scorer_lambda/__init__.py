@@ -1,0 +1,1 @@
+"""The Passport scorer Lambda: every scoring endpoint behind the ALB event format (scoring contract)."""

@@ -1,0 +1,1 @@
+"""Thin endpoint handlers, one module per surface (scoring contract §9)."""

@@ -1,0 +1,138 @@
+"""E1 — ``GET /v2/stamps/{scorer_id}/score/{address}`` (scoring contract §9.1, §4.1–§4.4)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from ..auth.api_keys import check_key, key_prefix, read_api_key
+from ..context import AppContext
+from ..db.queries import analytics, api_keys, stamp_cache
+from ..db.queries.api_keys import ApiKeyRow
+from ..domain.addresses import lenient_address
+from ..errors import (
+    GENERIC_ERROR,
+    INVALID_ADDRESS,
+    INVALID_API_KEY,
+    NO_SCORER,
+    ApiError,
+    Surface,
+    default_error,
+    response_for_exception,
+)
+from ..models import CacheRow, Community
+from ..pipeline import run_scoring
+from ..request import AlbRequest, InvalidBody
+from ..response import Response
+from ..settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ScorerRef:
+    """How ``{scorer_id}`` is looked up: by external id text and, when it is an integer, by community id."""
+
+    external_id: str | None
+    community_id: int | None
+
+
+def resolve_scorer_ref(raw: str, settings: Settings) -> ScorerRef:
+    """§4.2 step 1: a negative integer stands for the demo scorer (none configured: nothing matches)."""
+    try:
+        value = int(raw)
+    except ValueError:
+        return ScorerRef(raw, None)
+    if value >= 0:
+        return ScorerRef(raw, value)
+    demo = settings.demo_api_scorer_id
+    if demo is None:
+        return ScorerRef(None, None)
+    try:
+        return ScorerRef(demo, int(demo))
+    except ValueError:
+        return ScorerRef(demo, None)
+
+
+def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> Response:
+    settings = ctx.settings
+    key = read_api_key(request, settings)
+    if key is None:
+        raise ApiError(401, INVALID_API_KEY)
+    now = ctx.clock()
+    ref = resolve_scorer_ref(params["scorer_id"], settings)
+    address = lenient_address(params["address"])
+
+    def read(conn: psycopg.Connection[Any]) -> tuple[tuple[ApiKeyRow, Community | None] | None, list[CacheRow]]:
+        # One round trip: the key with the community it may read, and the address's cache rows.
+        with conn.pipeline():
+            found = api_keys.get_api_key_with_community(conn, prefix=key_prefix(key), now=now,
+                                                        external_id=ref.external_id, community_id=ref.community_id)
+            rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
+            return found.result(), rows.result() if rows else []
+
+    found, rows = ctx.db.first_read(read)
+    if found is None:
+        raise ApiError(401, INVALID_API_KEY)
+    key_row, community = found
+    check = check_key(key, key_row)
+    if not check.is_valid:
+        raise ApiError(401, INVALID_API_KEY)
+
+    payload: Any = None
+    try:
+        payload = request.json_body
+        response = _score(ctx, community=community, address=address, rows=rows, now=now)
+    except InvalidBody:
+        response = default_error(Surface.V2)
+    except Exception as exc:
+        response = response_for_exception(Surface.V2, exc) or _unexpected(exc)
+
+    if check.upgrade_sha256:
+        _upgrade_key_hash(ctx, key_row, check.upgrade_sha256)
+    if settings.api_analytics:
+        _record_analytics(ctx, request, key_row, payload, response, now)
+    return response
+
+
+def _score(ctx: AppContext, *, community: Community | None, address: str | None, rows: list[CacheRow],
+           now: datetime) -> Response:
+    if community is None:
+        raise ApiError(404, NO_SCORER)
+    if address is None:
+        raise ApiError(400, INVALID_ADDRESS)
+    if not community.scorer.is_valid:
+        raise ApiError(500, GENERIC_ERROR)
+    outcome = run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
+                          rows=rows, now=now)
+    return Response(200, outcome.score)
+
+
+def _unexpected(exc: Exception) -> Response:
+    logger.error("unexpected failure", exc_info=exc)
+    return default_error(Surface.V2)
+
+
+def _upgrade_key_hash(ctx: AppContext, key_row: ApiKeyRow, hashed: str) -> None:
+    """Store the fast hash after a PBKDF2 check; an optimisation only, so a failure is logged (§12 #12)."""
+    try:
+        api_keys.update_key_sha256(ctx.db.connection(), key_id=key_row.id, hashed_key_sha256=hashed)
+    except psycopg.Error as exc:
+        logger.warning("api key hash upgrade failed", extra={"error_class": type(exc).__name__})
+
+
+def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, payload: Any, response: Response,
+                      now: datetime) -> None:
+    """One row per authenticated E1 request; failures are logged and swallowed (§4.4)."""
+    error = None if response.status == 200 else next(iter(response.body.values()))
+    try:
+        analytics.insert_analytics(ctx.db.connection(), api_key_id=key_row.id, path=request.path,
+                                   query_params=request.query, headers=request.masked_headers(), payload=payload,
+                                   response_text=response.body_text, error=error, status_code=response.status,
+                                   created_at=now)
+    except psycopg.Error as exc:
+        logger.warning("analytics write failed", extra={"error_class": type(exc).__name__})

@@ -1,0 +1,47 @@
+"""The application: route an ALB event, map errors to the surface's body, log one line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .context import AppContext
+from .errors import default_error, response_for_exception
+from .logs import RequestContext
+from .request import AlbRequest
+from .response import Response
+from .router import match, not_found
+
+logger = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+
+    def handle(self, event: Mapping[str, Any], context: Any = None) -> dict[str, Any]:
+        started = time.perf_counter()
+        request = AlbRequest(event)
+        RequestContext.function_request_id = getattr(context, "aws_request_id", None)
+        RequestContext.xray_trace_id = request.trace_id
+        found = match(request)
+        route_key = found[0].key if found else None
+        if found is None:
+            response = not_found(request.path)
+        else:
+            route, params = found
+            try:
+                response = route.handler(self.ctx, request, params)
+            except Exception as exc:
+                response = response_for_exception(route.surface, exc) or self._unexpected(route.surface, exc)
+        logger.info("request", extra={"route": route_key, "method": request.method, "status": response.status,
+                                      "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+        RequestContext.cold_start = False
+        return response.to_alb()
+
+    @staticmethod
+    def _unexpected(surface: Any, exc: Exception) -> Response:
+        logger.error("unexpected failure", exc_info=exc)
+        return default_error(surface)

@@ -1,0 +1,1 @@
+"""Authentication: partner API keys and JWTs (scoring contract §4)."""

@@ -1,0 +1,1 @@
+"""SQL, one module per aggregate; every function runs its statements on the given connection."""

@@ -1,0 +1,27 @@
+"""The passport's scored stamps, ``registry_stamp`` (scoring contract §5.7)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ...models import Candidate
+from ..pending import Pending, nothing, run
+
+
+def replace_stamps(conn: psycopg.Connection[Any], *, passport_id: int,
+                   stamps: Sequence[Candidate]) -> list[Pending[None]]:
+    """Delete the passport's rows, then insert the kept stamps in order."""
+    pending = [run(conn, "DELETE FROM registry_stamp WHERE passport_id = %(p)s", {"p": passport_id}, nothing)]
+    if stamps:
+        pending.append(run(conn, """
+            INSERT INTO registry_stamp (passport_id, provider, credential)
+            SELECT %(p)s, t.provider, t.credential
+              FROM unnest(%(providers)s::text[], %(credentials)s::jsonb[]) WITH ORDINALITY AS t(provider, credential, n)
+             ORDER BY t.n""",
+            {"p": passport_id, "providers": [s.provider for s in stamps],
+             "credentials": [Jsonb(s.credential) for s in stamps]}, nothing))
+    return pending

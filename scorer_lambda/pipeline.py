@@ -1,0 +1,199 @@
+"""One scoring run: phase A checks, then phase B in one transaction (scoring contract §5, §6, §7, §8).
+
+Round trips (pipeline mode): one for B1/B2, the nullifier locks and the link read; one for all writes of a dedup
+attempt with their checks; one for the commit. A lost race rolls back to the attempt's savepoint and retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors as pg_errors
+
+from .db.queries import events, human_points, links, registry_stamps, scores
+from .domain import human_points as points_domain
+from .domain.credentials import select_candidates, stamps_to_verify
+from .domain.dedup import DedupPlan, all_nullifiers, plan_dedup
+from .domain.events import ldp_event_data, scu_event_data
+from .domain.score_object import score_object
+from .domain.scoring import ScoreResult, compute_score, effective_weights
+from .errors import DatabaseFailure
+from .models import CacheRow, Candidate, Community
+from .settings import Settings
+from .verify import SignatureVerifier
+
+logger = logging.getLogger(__name__)
+
+MAX_DEDUP_ATTEMPTS = 5
+LINKS_NOT_SAVED = "Failed to save HashScorerLinks"
+_RETRYABLE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
+_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+class LinkConflict(Exception):
+    """A planned link write lost a race; the attempt is rolled back to its savepoint and retried."""
+
+
+class ScoringWriteError(Exception):
+    """A statement of B3–B6 failed for a reason other than a race or a lost connection (scoring failure)."""
+
+
+class LinksNotSaved(Exception):
+    def __init__(self) -> None:
+        super().__init__(LINKS_NOT_SAVED)
+
+
+@dataclass(frozen=True)
+class ScoringOutcome:
+    score: dict[str, Any]
+    succeeded: bool
+
+
+@dataclass(frozen=True)
+class _Written:
+    plan: DedupPlan
+    result: ScoreResult
+
+
+def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
+                community: Community, address: str, rows: Sequence[CacheRow], now: datetime) -> ScoringOutcome:
+    """Score ``address`` in ``community`` from its cache rows; scoring failures become an ERROR score (§5.6).
+
+    The caller has authenticated, resolved the community, checked its scorer and validated the address.
+    Raises ``DatabaseFailure`` for database failures that are not scoring failures.
+    """
+    try:
+        valid = _valid_stamps(settings, verifier, address, rows, now)
+        written = _persist(conn, settings, community=community, address=address, stamps=valid, now=now)
+    except DatabaseFailure:
+        raise
+    except Exception as exc:
+        logger.info("scoring failed", extra={"community_id": community.id, "error_class": type(exc).__name__})
+        return ScoringOutcome(_write_error(conn, community=community, address=address, message=str(exc)), False)
+    result = written.result
+    body = score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
+                        expiration=result.expiration, error=None, stamps=result.stamps)
+    return ScoringOutcome(body, True)
+
+
+def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str, rows: Sequence[CacheRow],
+                  now: datetime) -> list[Candidate]:
+    """A2/A3: one candidate per provider, trusted issuer and expiry first, then signatures concurrently."""
+    candidates = stamps_to_verify(select_candidates(rows), address, settings.trusted_iam_issuers, now)
+    verdicts = verifier.verify_all([candidate.credential for candidate in candidates])
+    return [candidate for candidate, valid in zip(candidates, verdicts, strict=True) if valid]
+
+
+def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
+             stamps: list[Candidate], now: datetime) -> _Written:
+    hashes = all_nullifiers(stamps, settings.multi_nullifier)
+    try:
+        with conn.pipeline(), conn.transaction():
+            try:
+                scores.insert_passport(conn, address=address, community_id=community.id)
+                passport = scores.lock_passport(conn, address=address, community_id=community.id)
+                scores.insert_score(conn, address=address, community_id=community.id)
+                score = scores.get_score_id(conn, address=address, community_id=community.id)
+                if hashes:
+                    links.lock_nullifiers(conn, community_id=community.id, hashes=hashes)
+                passport_id, score_id = passport.result(), score.result()
+            except psycopg.Error as exc:
+                raise DatabaseFailure(exc) from exc
+            written = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
+                                       hashes=hashes, passport_id=passport_id, score_id=score_id, now=now)
+    except psycopg.Error as exc:  # COMMIT (and anything else left unclassified) is a database failure
+        raise DatabaseFailure(exc) from exc
+    return written
+
+
+def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
+                     stamps: list[Candidate], hashes: list[str], passport_id: int, score_id: int,
+                     now: datetime) -> _Written:
+    """B3–B7 inside a savepoint per attempt (§6.4)."""
+    for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
+        try:
+            with conn.transaction():
+                existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
+                plan = plan_dedup(stamps, existing.result() if existing else (), address=address, now=now,
+                                  multi_nullifier=settings.multi_nullifier)
+                result = compute_score(plan.kept, plan.clashing,
+                                       effective_weights(community.scorer.weights, community.weight_overlay),
+                                       community.scorer.threshold)
+                _write_attempt(conn, settings, community=community, address=address, plan=plan, result=result,
+                               passport_id=passport_id, score_id=score_id, now=now)
+                return _Written(plan, result)
+        except (LinkConflict, *_RETRYABLE) as exc:
+            logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
+        except _CONNECTION_ERRORS as exc:
+            raise DatabaseFailure(exc) from exc
+        except psycopg.Error as exc:  # e.g. a credential jsonb rejects: the run fails, the request does not
+            raise ScoringWriteError(str(exc)) from exc
+    raise LinksNotSaved()
+
+
+def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
+                   plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int, now: datetime) -> None:
+    """Queue every write of one attempt, then check that the caller's own link writes all landed."""
+    inserted = links.insert_links(conn, community_id=community.id, links=plan.own_inserts) if plan.own_inserts else None
+    updated = (links.update_links(conn, address=address, now=now, links=plan.own_updates)
+               if plan.own_updates else None)
+    if plan.backfills:
+        links.insert_links(conn, community_id=community.id, links=plan.backfills)
+    owned = (links.count_owned(conn, address=address, community_id=community.id, hashes=plan.own_hashes)
+             if plan.own_hashes else None)
+    if plan.ldp_events:
+        events.insert_events(conn, action="LDP", address=address, community_id=community.id,
+                             payloads=[ldp_event_data(e, community.id) for e in plan.ldp_events], created_at=now)
+    registry_stamps.replace_stamps(conn, passport_id=passport_id, stamps=plan.kept)
+    if points_domain.is_write_gate_open(write_enabled=settings.human_points_write_enabled,
+                                        community_in_program=community.human_points_program,
+                                        passes=result.passes, now=now,
+                                        start_timestamp=settings.human_points_start_timestamp):
+        _write_human_points(conn, settings, community=community, address=address, kept=plan.kept, now=now)
+    events.insert_events(conn, action="SCU", address=address, community_id=community.id,
+                         payloads=[scu_event_data(result, score_id=score_id, passport_id=passport_id,
+                                                  timestamp=now)], created_at=now)
+    scores.update_score_done(conn, score_id=score_id, score=result.binary, timestamp=now, evidence=result.evidence,
+                             stamp_scores=result.stamp_scores, stamps=result.stamps, expiration=result.expiration)
+
+    if inserted is not None and len(inserted.result()) != len(plan.own_inserts):
+        raise LinkConflict("a nullifier was claimed concurrently")
+    if updated is not None and len(updated.result()) != len(plan.own_updates):
+        raise LinkConflict("a link was reclaimed concurrently")
+    if owned is not None and owned.result() != len(plan.own_hashes):
+        raise LinkConflict("self-check mismatch")
+
+
+def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
+                        kept: Sequence[Candidate], now: datetime) -> None:
+    human_points.insert_qualified_community(conn, address=address, community_id=community.id)
+    claims = points_domain.human_key_claims(kept)
+    actions = points_domain.provider_actions(kept)
+    if claims or actions:
+        human_points.insert_stamp_actions(conn, address=address, now=now, human_keys=claims, actions=actions)
+    human_points.insert_scoring_bonus(conn, address=address, now=now,
+                                      min_communities=points_domain.SCORING_BONUS_COMMUNITIES)
+    human_points.insert_list_awards(conn, address=address, now=now,
+                                    awards=points_domain.list_awards(settings.human_points_mta_enabled))
+
+
+def _write_error(conn: psycopg.Connection[Any], *, community: Community, address: str, message: str) -> dict[str, Any]:
+    """§5.6: a new transaction that upserts passport and score rows and stores the ERROR state."""
+    try:
+        with conn.pipeline(), conn.transaction():
+            scores.insert_passport(conn, address=address, community_id=community.id)
+            scores.lock_passport(conn, address=address, community_id=community.id)
+            scores.insert_score(conn, address=address, community_id=community.id)
+            row = scores.update_score_error(conn, address=address, community_id=community.id, message=message)
+            stored = row.result()
+    except psycopg.Error as exc:
+        raise DatabaseFailure(exc) from exc
+    return score_object(address=address, evidence=stored.evidence if stored else None,
+                        last_score_timestamp=stored.last_score_timestamp if stored else None,
+                        expiration=stored.expiration_date if stored else None, error=message,
+                        stamps=stored.stamps if stored else None)

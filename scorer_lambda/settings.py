@@ -1,0 +1,120 @@
+"""Settings parsed once per process from environment variables (scoring contract §2.2)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+DATABASE_URL = "DATABASE_URL"
+SECRET_KEY = "SECRET_KEY"  # noqa: S105 (a variable name, not a secret)
+SIWE_JWT_PUBLIC_KEY = "SIWE_JWT_PUBLIC_KEY"
+CERAMIC_CACHE_SCORER_ID = "CERAMIC_CACHE_SCORER_ID"
+TRUSTED_IAM_ISSUERS = "TRUSTED_IAM_ISSUERS"
+FF_MULTI_NULLIFIER = "FF_MULTI_NULLIFIER"
+FF_API_ANALYTICS = "FF_API_ANALYTICS"
+HUMAN_POINTS_ENABLED = "HUMAN_POINTS_ENABLED"
+HUMAN_POINTS_WRITE_ENABLED = "HUMAN_POINTS_WRITE_ENABLED"
+HUMAN_POINTS_START_TIMESTAMP = "HUMAN_POINTS_START_TIMESTAMP"
+HUMAN_POINTS_MTA_ENABLED = "HUMAN_POINTS_MTA_ENABLED"
+MAX_BULK_CACHE_SIZE = "MAX_BULK_CACHE_SIZE"
+RATELIMIT_ENABLE = "RATELIMIT_ENABLE"
+PASSPORT_API_RATE_LIMITING_FORM = "PASSPORT_API_RATE_LIMITING_FORM"
+DEMO_API_KEY = "DEMO_API_KEY"
+DEMO_API_KEY_ALIASES = "DEMO_API_KEY_ALIASES"
+DEMO_API_SCORER_ID = "DEMO_API_SCORER_ID"
+
+DEFAULT_TRUSTED_IAM_ISSUERS = ("did:key:GlMY_1zkc0i11O-wMBWbSiUfIkZiXzFLlAQ89pdfyBA", "did:ethr:0xabczyx")
+DEFAULT_RATE_LIMITING_FORM = (
+    "https://docs.google.com/forms/d/e/1FAIpQLSeUATg0nTE9ws3qESGBktFcOX0brF19iv2L0BLoiub9pbSMeg/viewform"
+)
+_TRUE_VALUES = frozenset({"true", "on", "ok", "y", "yes", "1"})
+
+
+class SettingsError(ValueError):
+    """A variable is present but cannot be parsed; the process must not start serving."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    secret_key: str
+    siwe_jwt_public_key: str
+    ceramic_cache_scorer_id: str
+    trusted_iam_issuers: frozenset[str]
+    multi_nullifier: bool
+    api_analytics: bool
+    human_points_enabled: bool
+    human_points_write_enabled: bool
+    human_points_start_timestamp: int
+    human_points_mta_enabled: bool
+    max_bulk_cache_size: int
+    ratelimit_enable: bool
+    rate_limiting_form: str
+    demo_api_key: str | None
+    demo_api_key_aliases: frozenset[str]
+    demo_api_scorer_id: str | None
+
+
+def parse_bool(value: str | None) -> bool:
+    """Boolean parsing of §2.2: true iff one of true/on/ok/y/yes/1, case-insensitive."""
+    return value is not None and value.lower() in _TRUE_VALUES
+
+
+def _parse_int(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _parse_str_list(environ: Mapping[str, str], name: str, default: tuple[str, ...]) -> frozenset[str]:
+    raw = environ.get(name)
+    if raw is None:
+        return frozenset(default)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        raise SettingsError(f"{name} must be a JSON list of strings") from None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise SettingsError(f"{name} must be a JSON list of strings")
+    return frozenset(value)
+
+
+def _parse_public_key(raw: str) -> str:
+    """The SIWE key is PEM text, or base64 of the PEM when it has no ``-----BEGIN`` marker."""
+    if not raw or "-----BEGIN" in raw:
+        return raw
+    try:
+        return base64.b64decode(raw, validate=False).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise SettingsError(f"{SIWE_JWT_PUBLIC_KEY} is neither PEM nor base64 of PEM") from None
+
+
+def parse_settings(environ: Mapping[str, str]) -> Settings:
+    """Build the settings from an environment mapping, with the defaults of the existing service."""
+    demo_scorer = environ.get(DEMO_API_SCORER_ID)
+    return Settings(
+        database_url=environ.get(DATABASE_URL) or None,
+        secret_key=environ.get(SECRET_KEY, ""),
+        siwe_jwt_public_key=_parse_public_key(environ.get(SIWE_JWT_PUBLIC_KEY, "")),
+        ceramic_cache_scorer_id=environ.get(CERAMIC_CACHE_SCORER_ID, "1"),
+        trusted_iam_issuers=_parse_str_list(environ, TRUSTED_IAM_ISSUERS, DEFAULT_TRUSTED_IAM_ISSUERS),
+        multi_nullifier=environ.get(FF_MULTI_NULLIFIER) == "on",
+        api_analytics=environ.get(FF_API_ANALYTICS) == "on",
+        human_points_enabled=parse_bool(environ.get(HUMAN_POINTS_ENABLED)),
+        human_points_write_enabled=parse_bool(environ.get(HUMAN_POINTS_WRITE_ENABLED)),
+        human_points_start_timestamp=_parse_int(environ, HUMAN_POINTS_START_TIMESTAMP, 0),
+        human_points_mta_enabled=parse_bool(environ.get(HUMAN_POINTS_MTA_ENABLED)),
+        max_bulk_cache_size=_parse_int(environ, MAX_BULK_CACHE_SIZE, 100),
+        ratelimit_enable=parse_bool(environ.get(RATELIMIT_ENABLE)),
+        rate_limiting_form=environ.get(PASSPORT_API_RATE_LIMITING_FORM, DEFAULT_RATE_LIMITING_FORM),
+        demo_api_key=environ.get(DEMO_API_KEY) or None,
+        demo_api_key_aliases=_parse_str_list(environ, DEMO_API_KEY_ALIASES, ()),
+        demo_api_scorer_id=demo_scorer if demo_scorer not in (None, "") else None,
+    )
