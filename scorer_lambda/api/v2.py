@@ -29,6 +29,7 @@ from ..pipeline import run_scoring
 from ..request import AlbRequest, InvalidBody
 from ..response import Response
 from ..settings import Settings
+from . import common
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +94,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
         response = response_for_exception(Surface.V2, exc) or _unexpected(exc)
 
     if check.upgrade_sha256:
-        _upgrade_key_hash(ctx, key_row, check.upgrade_sha256)
+        common.upgrade_key_hash(ctx, key_row.id, check.upgrade_sha256)
     if settings.api_analytics:
         _record_analytics(ctx, request, key_row, payload, response, now)
     return response
@@ -115,14 +116,6 @@ def _score(ctx: AppContext, *, community: Community | None, address: str | None,
 def _unexpected(exc: Exception) -> Response:
     logger.error("unexpected failure", exc_info=exc)
     return default_error(Surface.V2)
-
-
-def _upgrade_key_hash(ctx: AppContext, key_row: ApiKeyRow, hashed: str) -> None:
-    """Store the fast hash after a PBKDF2 check; an optimisation only, so a failure is logged (§12 #12)."""
-    try:
-        api_keys.update_key_sha256(ctx.db.connection(), key_id=key_row.id, hashed_key_sha256=hashed)
-    except psycopg.Error as exc:
-        logger.warning("api key hash upgrade failed", extra={"error_class": type(exc).__name__})
 
 
 def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, payload: Any, response: Response,

@@ -30,8 +30,22 @@ def score_object(*, address: str, evidence: Mapping[str, Any] | None, last_score
         "expiration_timestamp": iso(expiration),
         "threshold": five_decimals(threshold),
         "error": error,
-        "stamps": dict(stamps) if stamps is not None else {},
+        "stamps": _ordered_stamps(stamps),
         "points_data": points_data,
         "possible_points_data": possible_points_data,
         "linked_score": None,
     }
+
+
+def _ordered_stamps(stamps: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Each value's keys in the documented order; a jsonb column hands them back in its own order."""
+    if not stamps:
+        return {}
+    return {
+        provider: {key: value[key] for key in _STAMP_KEYS if key in value} | value
+        if isinstance(value, dict) else value
+        for provider, value in stamps.items()
+    }
+
+
+_STAMP_KEYS = ("score", "dedup", "expiration_date")

@@ -20,8 +20,8 @@ def replace_stamps(conn: psycopg.Connection[Any], *, passport_id: int,
         pending.append(run(conn, """
             INSERT INTO registry_stamp (passport_id, provider, credential)
             SELECT %(p)s, t.provider, t.credential
-              FROM unnest(%(providers)s::text[], %(credentials)s::jsonb[]) WITH ORDINALITY AS t(provider, credential, n)
-             ORDER BY t.n""",
-            {"p": passport_id, "providers": [s.provider for s in stamps],
-             "credentials": [Jsonb(s.credential) for s in stamps]}, nothing))
+              FROM jsonb_array_elements(%(stamps)s) WITH ORDINALITY AS e(item, n),
+                   LATERAL (SELECT e.item ->> 0 AS provider, e.item -> 1 AS credential) t
+             ORDER BY e.n""",
+            {"p": passport_id, "stamps": Jsonb([[s.provider, s.credential] for s in stamps])}, nothing))
     return pending

@@ -1,13 +1,17 @@
-"""Reads of the stamp cache, ``ceramic_cache_ceramiccache`` (scoring contract §5.3, §9)."""
+"""The stamp cache, ``ceramic_cache_ceramiccache``: reads of a scoring run and the bulk writes (§5.3, §9)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg.types.json import Jsonb
 
+from ...domain.stamp_items import NewStamp
 from ...models import CachedStamp, CacheRow
-from ..pending import Pending, run
+from ..pending import Pending, first_column, nothing, run
 
 _LIVE_NOT_REVOKED = """
  c.address = %(address)s AND c.deleted_at IS NULL
@@ -34,3 +38,44 @@ def load_stamp_list(conn: psycopg.Connection[Any], *, address: str,
     """The stamp list of an address, ``id`` ascending; the type-1 list unless told otherwise."""
     return run(conn, _STAMP_LIST, {"address": address, "type": 1 if type_1_only else None},
                lambda cursor: [CachedStamp(*row) for row in cursor.fetchall()])
+
+
+# --- writes (the cache write transaction of §9) -------------------------------------------------------------------
+
+_INSERT = """
+INSERT INTO ceramic_cache_ceramiccache
+       (type, address, provider, stamp, proof_value, created_at, updated_at, deleted_at, compose_db_save_status,
+        compose_db_stream_id, issuance_date, expiration_date, source_app, source_scorer_id)
+SELECT 1, %(address)s, t.item ->> 'provider', t.item -> 'stamp', t.item ->> 'proof_value', %(now)s, %(now)s, NULL,
+       'pending', '', (t.item ->> 'issuance_date')::timestamptz, (t.item ->> 'expiration_date')::timestamptz,
+       %(source_app)s, %(source_scorer_id)s
+  FROM jsonb_array_elements(%(items)s) WITH ORDINALITY AS t(item, n)
+ ORDER BY t.n
+"""
+
+
+def lock_address(conn: psycopg.Connection[Any], *, address: str) -> Pending[None]:
+    """Serialise concurrent cache writes for one address (its own advisory key space)."""
+    return run(conn, "SELECT pg_advisory_xact_lock(hashtext('ceramic_cache'), hashtext(%(address)s))",
+               {"address": address}, nothing)
+
+
+def soft_delete_stamps(conn: psycopg.Connection[Any], *, address: str, providers: Sequence[str], now: datetime,
+                       type_1_only: bool) -> Pending[list[int]]:
+    """Mark the live rows of these providers deleted; returns their ids."""
+    return run(conn, """
+        UPDATE ceramic_cache_ceramiccache SET updated_at = %(now)s, deleted_at = %(now)s
+         WHERE address = %(address)s AND provider = ANY(%(providers)s::text[]) AND deleted_at IS NULL
+           AND (NOT %(type_1_only)s OR type = 1)
+        RETURNING id""",
+        {"now": now, "address": address, "providers": list(providers), "type_1_only": type_1_only}, first_column)
+
+
+def insert_stamps(conn: psycopg.Connection[Any], *, address: str, stamps: Sequence[NewStamp], now: datetime,
+                  source_app: int | None, source_scorer_id: int | None) -> Pending[None]:
+    """One row per stamp, all NOT NULL columns supplied (no column has a database default)."""
+    items = [{"provider": s.provider, "stamp": s.stamp, "proof_value": s.proof_value,
+              "issuance_date": s.issuance_date.isoformat() if s.issuance_date else None,
+              "expiration_date": s.expiration_date.isoformat() if s.expiration_date else None} for s in stamps]
+    return run(conn, _INSERT, {"address": address, "now": now, "items": Jsonb(items), "source_app": source_app,
+                               "source_scorer_id": source_scorer_id}, nothing)

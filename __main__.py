@@ -1,0 +1,149 @@
+"""Passport Scorer Lambdas: the legacy Lambdas and the new scorer behind the two Scorer ALBs (routing contract).
+
+Deploys, into existing ALB listeners, VPC and secret:
+- 10 legacy Lambdas (one container image, one handler each), each with its Lambda target group and alarms;
+- the scorer Lambda (`dist/scorer_lambda.zip`, python3.12 arm64) with one target group per ALB and alarms;
+- the listener rules: 8 weighted rules splitting the shared endpoints `[legacy 100-p, scorer p]`, 2 rules owned by
+  legacy Lambdas, 2 rules to the Django web service's target group;
+- two least-privilege execution roles.
+
+Wiring only: typed stack config → roles → LambdaServices → routing plan → rules → exports.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pulumi
+import pulumi.runtime.config as runtime_config
+
+from components import packaging
+from components.iam import LambdaRole, LambdaRoleArgs
+from components.inventory import SCORER_FUNCTION_NAME, SCORER_TARGET_GROUPS, alb_arn_suffix, route_of_function
+from components.lambda_service import AlbRef, AlbTarget, ImagePackage, LambdaService, LambdaServiceArgs, ZipPackage
+from components.routing import (
+    PlannedRule,
+    WeightedRouting,
+    WeightedRoutingArgs,
+    plan_rules,
+    routing_component_urn,
+    validate_plan,
+)
+from components.settings import (
+    DATABASE_URL_KEY,
+    PROJECT,
+    Settings,
+    legacy_environment,
+    parse_settings,
+    scorer_environment,
+)
+
+PROJECT_DIR = Path(__file__).resolve().parent
+
+
+def read_raw_config() -> dict[str, str]:
+    """Every plain (non-secret) value of the project namespace, without its prefix, as the engine passed it."""
+    prefix = f"{PROJECT}:"
+    values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return {key.removeprefix(prefix): value for key, value in values.items()
+            if key.startswith(prefix) and not runtime_config.is_config_secret(key)}
+
+
+def load_settings(stack: str, has_database_url: bool) -> tuple[Settings, list[PlannedRule], str | None]:
+    """Parse and validate config and plan before any resource is registered; a bad value fails the preview cleanly."""
+    try:
+        settings = parse_settings(read_raw_config(), stack, has_database_url=has_database_url)
+        plan = plan_rules(settings)
+        validate_plan(plan, function_names=[*settings.legacy_functions, SCORER_FUNCTION_NAME])
+        zip_path = PROJECT_DIR / settings.scorer_zip_path
+        if not zip_path.exists():
+            pulumi.log.warn(f"{settings.scorer_zip_path} does not exist: run `python -m components.packaging` first")
+            return settings, plan, None
+        packaging.check_zip(zip_path)
+        return settings, plan, packaging.source_code_hash(zip_path)
+    except ValueError as exc:
+        raise pulumi.RunError(str(exc)) from None
+
+
+def network(settings: Settings) -> tuple[dict[str, AlbRef], pulumi.Input]:
+    """The two ALBs and the Lambda subnets, from explicit config or else from the core infrastructure stack."""
+    core = settings.core_infra_stack
+    ref = pulumi.StackReference(core) if core else None
+
+    def from_core(name: str, value: object) -> pulumi.Input:
+        if value is not None:
+            return value
+        assert ref is not None  # parse_settings requires coreInfraStack when a value is absent
+
+        def present(output_value: object) -> object:
+            if output_value is None:
+                raise pulumi.RunError(f"core infrastructure stack {core} has no output {name!r}")
+            return output_value
+
+        return ref.get_output(name).apply(present)
+
+    internal_listener = pulumi.Output.from_input(from_core("privateAlbHttpListenerArn", settings.internal_listener_arn))
+    subnets = from_core("privateSubnetIds", list(settings.private_subnet_ids) if settings.private_subnet_ids else None)
+    public = settings.public_listener_arn
+    return {"public": AlbRef("public", public, alb_arn_suffix(public)),
+            "internal": AlbRef("internal", internal_listener, internal_listener.apply(alb_arn_suffix))}, subnets
+
+
+def main(stack: str | None = None) -> None:
+    stack = stack or pulumi.get_stack()
+    database_url = pulumi.Config(PROJECT).get_secret(DATABASE_URL_KEY)
+    settings, plan, zip_hash = load_settings(stack, has_database_url=database_url is not None)
+    for key in settings.unknown_keys:
+        pulumi.log.warn(f"unknown config key {PROJECT}:{key} is ignored")
+    tags = {"project": PROJECT, "stack": stack}
+    albs, subnets = network(settings)
+    common = {"subnet_ids": subnets, "security_group_ids": [settings.lambda_security_group_id],
+              "alarm_config": settings.alarms, "alarm_topic_arn": settings.alarm_topic_arn, "tags": tags}
+
+    legacy_role = LambdaRole("legacy-lambda-role", LambdaRoleArgs(
+        settings.scorer_secret_arn, settings.scorer_secret_kms_key_arn, settings.legacy_extra_policy_arns, tags))
+    scorer_role = LambdaRole("scorer-lambda-role", LambdaRoleArgs(
+        settings.scorer_secret_arn, settings.scorer_secret_kms_key_arn, (), tags))
+
+    planned = {rule.key: rule for rule in plan}
+    services: dict[str, LambdaService] = {}
+    for fn in settings.legacy_functions.values():
+        rule = planned[route_of_function(fn.name).key]
+        own_rule = rule.owner == "component"
+        aliases = [pulumi.Alias(name=rule.alias_of[0], parent=routing_component_urn())] if rule.alias_of else []
+        services[fn.name] = LambdaService(fn.name, LambdaServiceArgs(
+            package=ImagePackage(settings.legacy_image_uri, fn.command), architecture="x86_64",
+            memory_mb=fn.memory_mb, timeout_s=fn.timeout_s, role_arn=legacy_role.arn,
+            environment=legacy_environment(settings), targets=[AlbTarget(albs[rule.alb], fn.tg_name)],
+            rule=rule.spec if own_rule else None, skip_listener_rule=not own_rule,
+            rule_aliases=aliases if own_rule else [], **common))
+
+    scorer_env: dict[str, pulumi.Input[str]] = dict(scorer_environment(settings))
+    if database_url is not None:
+        scorer_env["DATABASE_URL"] = database_url
+    services[SCORER_FUNCTION_NAME] = LambdaService(SCORER_FUNCTION_NAME, LambdaServiceArgs(
+        package=ZipPackage(pulumi.FileArchive(str(PROJECT_DIR / settings.scorer_zip_path)), settings.scorer_handler,
+                           zip_hash),
+        architecture="arm64", memory_mb=settings.scorer_memory_mb, timeout_s=settings.scorer_timeout_s,
+        role_arn=scorer_role.arn, environment=scorer_env, skip_listener_rule=True,
+        targets=[AlbTarget(albs[alb], tg_name) for alb, tg_name in SCORER_TARGET_GROUPS.items()], **common))
+
+    target_group_arns = {svc.target_group_names[alb]: tg.arn
+                         for svc in services.values() for alb, tg in svc.target_groups.items()}
+    routing = WeightedRouting("routing", WeightedRoutingArgs(
+        plan=plan, listener_arns={key: alb.listener_arn for key, alb in albs.items()},
+        target_group_arns=target_group_arns, services=services, tags=tags,
+        component_rule_arns={r.key: services[r.parent].rule.arn for r in plan if r.owner == "component"}))
+
+    scorer = services[SCORER_FUNCTION_NAME].function
+    pulumi.export("scorer_percent", settings.scorer_percent)
+    pulumi.export("routing_table", routing.routing_table)
+    pulumi.export("target_group_arns", target_group_arns)
+    pulumi.export("scorer_function_name", scorer.name)
+    pulumi.export("scorer_function_arn", scorer.arn)
+    pulumi.export("legacy_function_names", list(settings.legacy_functions))
+
+
+# The Pulumi language host runs this file with run_name="__main__"; tests load it under another name and call main().
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Steps shared by the ceramic-cache and embed handlers: community lookup and the scoring run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+
+from ..context import AppContext
+from ..db.queries import api_keys, communities, stamp_cache
+from ..domain.stamp_items import InvalidPayload
+from ..errors import GENERIC_ERROR, ApiError, DatabaseFailure
+from ..models import CachedStamp, CacheRow, Community
+from ..pipeline import run_scoring
+from ..request import InvalidBody
+
+T = TypeVar("T")
+logger = logging.getLogger(__name__)
+
+
+def load_community(ctx: AppContext, community_id: int) -> Community | None:
+    def read(conn: psycopg.Connection[Any]) -> Community | None:
+        return communities.get_community(conn, community_id=community_id).result()
+
+    try:
+        return ctx.db.first_read(read)
+    except psycopg.Error as exc:
+        raise DatabaseFailure(exc) from exc
+
+
+def load_rows(ctx: AppContext, address: str, *, with_stamp_list: bool = False
+              ) -> tuple[list[CacheRow], list[CachedStamp] | None]:
+    """The candidate rows of a scoring run (and, if asked, the type-1 stamp list) in one round trip."""
+    conn = ctx.db.connection()
+    try:
+        with conn.pipeline():
+            rows = stamp_cache.load_cache_rows(conn, address=address)
+            listed = stamp_cache.load_stamp_list(conn, address=address) if with_stamp_list else None
+            return rows.result(), listed.result() if listed else None
+    except psycopg.Error as exc:
+        raise DatabaseFailure(exc) from exc
+
+
+def load_stamp_list(ctx: AppContext, address: str) -> list[CachedStamp]:
+    def read(conn: psycopg.Connection[Any]) -> list[CachedStamp]:
+        return stamp_cache.load_stamp_list(conn, address=address).result()
+
+    try:
+        return ctx.db.first_read(read)
+    except psycopg.Error as exc:
+        raise DatabaseFailure(exc) from exc
+
+
+def score(ctx: AppContext, community: Community, address: str, rows: Sequence[CacheRow],
+          now: datetime) -> dict[str, Any]:
+    return run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
+                       rows=rows, now=now).score
+
+
+def stamps_json(stamps: Sequence[CachedStamp]) -> list[dict[str, Any]]:
+    return [stamp.to_json() for stamp in stamps]
+
+
+def client_error(step: Callable[[], T]) -> T:
+    """Run a parsing step; malformed input is the client's mistake: 400 ``An error has occurred``."""
+    try:
+        return step()
+    except (InvalidBody, InvalidPayload):
+        raise ApiError(400, GENERIC_ERROR) from None
+
+
+def upgrade_key_hash(ctx: AppContext, key_id: str, hashed: str) -> None:
+    """Store the fast hash after a PBKDF2 check; an optimisation only, so a failure is logged (§12 #12)."""
+    try:
+        api_keys.update_key_sha256(ctx.db.connection(), key_id=key_id, hashed_key_sha256=hashed)
+    except psycopg.Error as exc:
+        logger.warning("api key hash upgrade failed", extra={"error_class": type(exc).__name__})

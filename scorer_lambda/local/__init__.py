@@ -1,0 +1,1 @@
+"""Local development support: offline stamp signing and database seeding (scoring contract §11)."""

@@ -1,0 +1,47 @@
+"""Fixtures for end-to-end tests: the Lambda application on a fresh database, and the worked-example seed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+
+from scorer_lambda.local.seed import DemoSeed, seed_demo
+from scorer_lambda.local.signing import StampSigner
+
+from ..harness import Scorer
+
+MakeScorer = Callable[..., Scorer]
+
+
+@pytest.fixture
+def fixture_w(db: psycopg.Connection[Any], signer: StampSigner) -> DemoSeed:
+    """Fixture W of scoring contract §10.1: community 3 on scorer 7, key K, A's and B's stamps of §7.8."""
+    return seed_demo(db, signer, now=datetime.now(UTC), pbkdf2_iterations=1000)
+
+
+@pytest.fixture
+def make_scorer(db_url: str) -> Iterator[MakeScorer]:
+    """Build the application with extra environment variables; closes what it opened."""
+    opened: list[Scorer] = []
+
+    def build(trusted: tuple[str, ...] | list[str] = (), clock: Any = None, **env: str) -> Scorer:
+        environ = {"TRUSTED_IAM_ISSUERS": json.dumps(list(trusted)), **env}
+        scorer = Scorer(db_url, environ) if clock is None else Scorer(db_url, environ, clock=clock)
+        opened.append(scorer)
+        return scorer
+
+    yield build
+    for scorer in opened:
+        scorer.close()
+
+
+@pytest.fixture
+def scorer_w(fixture_w: DemoSeed, make_scorer: MakeScorer) -> Scorer:
+    """The application configured as fixture W says: analytics on, the ceramic scorer is community C."""
+    return make_scorer(trusted=fixture_w.trusted_issuers, FF_API_ANALYTICS="on",
+                       CERAMIC_CACHE_SCORER_ID=str(fixture_w.community_id))
