@@ -45,8 +45,9 @@ def read_raw_config() -> dict[str, str]:
     """Every plain (non-secret) value of the project namespace, without its prefix, as the engine passed it."""
     prefix = f"{PROJECT}:"
     values = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret_keys = set(runtime_config.get_config_secret_keys_env())
     return {key.removeprefix(prefix): value for key, value in values.items()
-            if key.startswith(prefix) and not runtime_config.is_config_secret(key)}
+            if key.startswith(prefix) and not (runtime_config.is_config_secret(key) or key in secret_keys)}
 
 
 def load_settings(stack: str, has_database_url: bool) -> tuple[Settings, list[PlannedRule], str | None]:

@@ -15,9 +15,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from components.alarms import DEFAULT_ALARM_CONFIG, AlarmConfig, parse_alarm_config
+from components.environment import (
+    LEGACY_BASE_ENV,
+    MAX_ENV_BYTES,
+    PROGRAM_ENV,
+    RESERVED_ENV,
+    SECRET_ENV,
+    env_value,
+)
 from components.inventory import (
     LEGACY_FUNCTIONS,
     SCORER_TARGET_GROUPS,
@@ -25,9 +31,14 @@ from components.inventory import (
     alb_arn_suffix,
     target_group_name_problem,
 )
+from components.stack_files import PROJECT, PROJECT_DIR, StackFile, load_stack_file, stack_file_path
 
-PROJECT = "passport-scorer-lambdas"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+__all__ = [
+    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "PROJECT", "PROJECT_DIR", "SCORER_PERCENT_KEY",
+    "Settings", "SettingsError", "StackFile", "default_scorer_percent", "env_value", "legacy_environment",
+    "load_stack_file", "load_stack_settings", "parse_scorer_percent", "parse_settings", "scorer_environment",
+    "stack_file_path",
+]
 
 SCORER_PERCENT_KEY = "scorerPercent"
 DATABASE_URL_KEY = "scorerDatabaseUrl"  # the only secret key; read with config.get_secret
@@ -42,20 +53,6 @@ KNOWN_KEYS = (
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
     "alarms",
 )
-
-# Lambda reserves these names; the program sets the next ones itself; secrets never go into plain variables (§7.2).
-RESERVED_ENV = frozenset({
-    "_HANDLER", "_X_AMZN_TRACE_ID", "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME", "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_LAMBDA_RUNTIME_API", "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-})
-PROGRAM_ENV = frozenset({"SCORER_SERVER_SSM_ARN", "ENVIRONMENT"})
-SECRET_ENV = frozenset({"DATABASE_URL", "SECRET_KEY", "DEMO_API_KEY"})
-JSON_ENV = frozenset({"TRUSTED_IAM_ISSUERS", "DEMO_API_KEY_ALIASES"})  # values that are JSON text
-MAX_ENV_BYTES = 4096
-LEGACY_BASE_ENV: Mapping[str, str] = {"DEBUG": "off", "LOGGING_STRATEGY": "structlog_json", "FF_API_ANALYTICS": "on"}
 
 _ARN = {
     "secret": re.compile(
@@ -201,72 +198,10 @@ def legacy_environment(settings: Settings) -> dict[str, str]:
     return {"SCORER_SERVER_SSM_ARN": settings.scorer_secret_arn, **LEGACY_BASE_ENV, **settings.legacy_env}
 
 
-def env_value(key: str, value: Any) -> str:
-    """Convert one config value to a Lambda variable string (§7.2): booleans lower-case, lists/objects as JSON."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return str(value)
-    if isinstance(value, list | dict) and key in JSON_ENV:
-        return json.dumps(value, separators=(",", ":"))
-    raise ValueError(f"{key}: only strings, numbers and booleans are allowed (JSON only for {sorted(JSON_ENV)}), "
-                     f"got {value!r}")
-
-
-@dataclass(frozen=True)
-class StackFile:
-    """A committed `Pulumi.<stack>.yaml`, as raw strings: `config` is the project namespace without its prefix."""
-
-    stack: str
-    config: dict[str, str]
-    secure_keys: frozenset[str]
-    other: dict[str, str]  # other namespaces, e.g. "aws:region"
-
-    def full_config(self) -> dict[str, str]:
-        """Every plain value under its full `namespace:key` name (the form `set_all_config` takes)."""
-        return {**self.other, **{f"{PROJECT}:{k}": v for k, v in self.config.items()}}
-
-
-def stack_file_path(stack: str, project_dir: Path = PROJECT_DIR) -> Path:
-    return Path(project_dir) / f"Pulumi.{stack}.yaml"
-
-
-def load_stack_file(path: Path | str) -> StackFile:
-    """Read a stack file the way the Pulumi CLI hands it to the program: scalars and JSON text, secure values skipped.
-
-    YAML booleans become `"true"`/`"false"`, numbers their decimal text, lists and objects JSON text.
-    """
-    path = Path(path)
-    doc = yaml.safe_load(path.read_text()) or {}
-    stack = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
-    config, other, secure = {}, {}, set()
-    for full_key, value in (doc.get("config") or {}).items():
-        namespace, _, key = full_key.partition(":")
-        if isinstance(value, dict) and set(value) == {"secure"}:
-            secure.add(key if namespace == PROJECT else full_key)
-            continue
-        text = _config_text(value)
-        if namespace == PROJECT:
-            config[key] = text
-        else:
-            other[full_key] = text
-    return StackFile(stack=stack, config=config, secure_keys=frozenset(secure), other=other)
-
-
 def load_stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> Settings:
     """Parse the committed `Pulumi.<stack>.yaml` into `Settings` (no engine; secrets only counted as present)."""
     stack_file = load_stack_file(stack_file_path(stack, project_dir))
     return parse_settings(stack_file.config, stack, has_database_url=DATABASE_URL_KEY in stack_file.secure_keys)
-
-
-def _config_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return json.dumps(value)
-    return "" if value is None else str(value)
 
 
 class _Parser:
@@ -377,6 +312,9 @@ class _Parser:
         for arn in arns:
             if not isinstance(arn, str) or not _ARN["policy"].match(arn):
                 self.problem(f"{key}: {arn!r} is not an IAM managed policy ARN")
+        names = [str(arn).rsplit("/", 1)[-1] for arn in arns]
+        if len(set(names)) != len(names):
+            self.problem(f"{key}: policy names must be unique (they name the attachments), got {names}")
         return tuple(arns)
 
     def legacy_functions(self) -> dict[str, LegacyFunction]:

@@ -6,6 +6,7 @@ mock instance off from registrations. Tests reach the mocks only through the fix
 
 from __future__ import annotations
 
+import json
 import runpy
 import sys
 from collections.abc import Callable, Mapping
@@ -130,18 +131,22 @@ def run_program(stack: str, raw: Mapping[str, str], *, secrets: Mapping[str, str
     return ProgramRun(stack=stack, resources=list(MOCKS.resources), exports=resolved)
 
 
-_RUNS: dict[tuple[str, str | None], ProgramRun] = {}
+_RUNS: dict[tuple[str, str], ProgramRun] = {}
 
 
 @pytest.fixture(scope="session")
 def program_run() -> Callable[..., ProgramRun]:
-    """`program_run(stack, percent=None)`: the committed stack file, optionally with another scorerPercent (cached)."""
+    """`program_run(stack, percent=None, **overrides)`: the committed stack file, optionally with another
+    scorerPercent and other keys replaced (None removes a key). Runs are cached by their effective config."""
 
-    def get(stack: str, percent: str | None = None) -> ProgramRun:
-        if (stack, percent) not in _RUNS:
-            raw = stack_config(stack) if percent is None else stack_config(stack, scorerPercent=percent)
-            _RUNS[(stack, percent)] = run_program(stack, raw)
-        return _RUNS[(stack, percent)]
+    def get(stack: str, percent: str | None = None, **overrides: str | None) -> ProgramRun:
+        if percent is not None:
+            overrides["scorerPercent"] = percent
+        raw = stack_config(stack, **overrides)
+        key = (stack, json.dumps(raw, sort_keys=True))
+        if key not in _RUNS:
+            _RUNS[key] = run_program(stack, raw)
+        return _RUNS[key]
 
     return get
 

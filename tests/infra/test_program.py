@@ -329,18 +329,30 @@ def test_iam_roles_read_exactly_the_configured_secret(program_run):
         assert "name" not in role.inputs, f"{role.name}: roles are auto-named"
 
 
-def test_kms_key_and_extra_policies(run_stack):
-    kms = "arn:aws:kms:us-west-2:000000000000:key/00000000-0000-0000-0000-000000000000"
-    extra = "arn:aws:iam::000000000000:policy/legacy-s3-read"
-    run = run_stack("staging", stack_config("staging", scorerSecretKmsKeyArn=kms,
-                                            legacyExtraPolicyArns=json.dumps([extra])))
+KMS_KEY = "arn:aws:kms:us-west-2:000000000000:key/00000000-0000-0000-0000-000000000000"
+EXTRA_POLICY = "arn:aws:iam::000000000000:policy/legacy-s3-read"
+# One staging run with the optional keys set, shared by the tests below.
+STAGING_EXTRAS = {"scorerSecretKmsKeyArn": KMS_KEY, "legacyExtraPolicyArns": json.dumps([EXTRA_POLICY]),
+                  "registryTargetGroupName": "scorer-api-reg-2"}
+
+
+def test_kms_key_and_extra_policies(program_run):
+    run = program_run("staging", **STAGING_EXTRAS)
     scorer_policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy",
                                          "scorer-lambda-role-secret-read").inputs["policy"])
     assert scorer_policy["Statement"][1] == {"Sid": "DecryptScorerSecret", "Effect": "Allow",
-                                             "Action": "kms:Decrypt", "Resource": kms}
+                                             "Action": "kms:Decrypt", "Resource": KMS_KEY}
     extra_attachment = run.named("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                                  "legacy-lambda-role-extra-legacy-s3-read")
-    assert extra_attachment.inputs["policyArn"] == extra
+    assert extra_attachment.inputs["policyArn"] == EXTRA_POLICY
+    assert not [r for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                if r.name.startswith("scorer-lambda-role-extra")], "extra policies are for the legacy role only"
+
+
+def test_registry_target_group_is_looked_up_by_configured_name(program_run):
+    run = program_run("staging", **STAGING_EXTRAS)
+    assert wire_targets(run.named(RULE_TYPE, "route-v2-catch-all")) == [(tg_arn("scorer-api-reg-2"), None)]
+    assert wire_targets(run.named(RULE_TYPE, "route-v2-stamp-history")) == [(tg_arn("scorer-api-reg-2"), None)]
 
 
 def test_core_infra_stack_supplies_internal_listener_and_subnets(run_stack):
@@ -367,9 +379,3 @@ def test_core_infra_stack_without_the_output_fails_naming_it(program_module, moc
     with pytest.raises(pulumi.RunError, match=r"^core infrastructure stack organization/core-infra/staging has no "
                                               r"output 'privateAlbHttpListenerArn'$"):
         pulumi.runtime.test(program)()
-
-
-def test_registry_target_group_is_looked_up_by_configured_name(run_stack):
-    run = run_stack("staging", stack_config("staging", registryTargetGroupName="scorer-api-reg-2"))
-    assert wire_targets(run.named(RULE_TYPE, "route-v2-catch-all")) == [(tg_arn("scorer-api-reg-2"), None)]
-    assert wire_targets(run.named(RULE_TYPE, "route-v2-stamp-history")) == [(tg_arn("scorer-api-reg-2"), None)]

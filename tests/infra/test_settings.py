@@ -114,6 +114,8 @@ def test_plain_database_url_is_refused():
     ("scorerEnv", '{"FLAGS": {"a": 1}}', "FLAGS"),
     ("legacyFunctions", '{"no-such-fn": {"memoryMb": 1024}}', "unknown function 'no-such-fn'"),
     ("legacyFunctions", '{"cc-auth-lambda": {"timeoutSeconds": 1000}}', "cc-auth-lambda.timeoutSeconds"),
+    ("legacyExtraPolicyArns", '["arn:aws:iam::aws:policy/a/p", "arn:aws:iam::000000000000:policy/p"]', "unique"),
+    ("legacyExtraPolicyArns", '["s3-read"]', "not an IAM managed policy ARN"),
     ("alarms", '{"overrides": {"l-nope": {}}}', "l-nope"),
     ("alarms", '{"defaults": {"target5xx": {"burst": {"datapoints": 9}}}}', "must not exceed evaluationPeriods"),
     ("alarms", '{"defaults": {"responseTime": {"sustain": {"period": 3600}}}}', "86400"),
