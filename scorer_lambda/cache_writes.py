@@ -9,6 +9,7 @@ from typing import Any
 
 import psycopg
 
+from .db import tx
 from .db.queries import stamp_cache
 from .domain.stamp_items import NewStamp
 from .errors import DatabaseFailure
@@ -40,17 +41,20 @@ def write_cache(conn: psycopg.Connection[Any], change: CacheWrite, *, now: datet
     candidate rows of the scoring run that follows."""
     try:
         with conn.pipeline():
-            with conn.transaction():
-                stamp_cache.lock_address(conn, address=change.address)
-                deleted = (stamp_cache.soft_delete_stamps(conn, address=change.address,
-                                                          providers=change.delete_providers, now=now,
-                                                          type_1_only=change.delete_type_1_only)
-                           if change.delete_providers else None)
-                if change.stamps:
-                    stamp_cache.insert_stamps(conn, address=change.address, stamps=change.stamps, now=now,
-                                              source_app=change.source_app, source_scorer_id=change.source_scorer_id)
+            tx.begin(conn)
+            stamp_cache.lock_address(conn, address=change.address)
+            deleted = (stamp_cache.soft_delete_stamps(conn, address=change.address,
+                                                      providers=change.delete_providers, now=now,
+                                                      type_1_only=change.delete_type_1_only)
+                       if change.delete_providers else None)
+            if change.stamps:
+                stamp_cache.insert_stamps(conn, address=change.address, stamps=change.stamps, now=now,
+                                          source_app=change.source_app, source_scorer_id=change.source_scorer_id)
+            tx.commit(conn)
             stamp_list = stamp_cache.load_stamp_list(conn, address=change.address, type_1_only=type_1_list)
             rows = stamp_cache.load_cache_rows(conn, address=change.address)
-            return CacheState(deleted.result() if deleted else [], stamp_list.result(), rows.result())
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
+    finally:
+        tx.ensure_idle(conn)
+    return CacheState(deleted.result() if deleted else [], stamp_list.result(), rows.result())

@@ -1,7 +1,8 @@
 """One scoring run: phase A checks, then phase B in one transaction (scoring contract §5, §6, §7, §8).
 
-Round trips (pipeline mode): one for B1/B2, the nullifier locks and the link read; one for all writes of a dedup
-attempt with their checks; one for the commit. A lost race rolls back to the attempt's savepoint and retries.
+Round trips (pipeline mode, explicit transaction statements): one for BEGIN, B1/B2, the nullifier locks, the savepoint
+and the link read; one for every write of a dedup attempt (B3–B7) with its checks; one for COMMIT. A lost race rolls
+back to the savepoint, re-reads the links and tries again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any
 import psycopg
 from psycopg import errors as pg_errors
 
+from .db import tx
+from .db.pending import Pending
 from .db.queries import events, human_points, links, registry_stamps, scores
 from .domain import human_points as points_domain
 from .domain.credentials import select_candidates, stamps_to_verify
@@ -23,13 +26,14 @@ from .domain.events import ldp_event_data, scu_event_data
 from .domain.score_object import score_object
 from .domain.scoring import ScoreResult, compute_score, effective_weights
 from .errors import DatabaseFailure
-from .models import CacheRow, Candidate, Community
+from .models import CacheRow, Candidate, Community, Link
 from .settings import Settings
 from .verify import SignatureVerifier
 
 logger = logging.getLogger(__name__)
 
 MAX_DEDUP_ATTEMPTS = 5
+_DEDUP_SAVEPOINT = "dedup"
 LINKS_NOT_SAVED = "Failed to save HashScorerLinks"
 _RETRYABLE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 _CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
@@ -91,54 +95,98 @@ def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str,
 
 def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
              stamps: list[Candidate], now: datetime) -> _Written:
+    """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit)."""
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
-        with conn.pipeline(), conn.transaction():
-            try:
+        try:
+            with conn.pipeline():
+                tx.begin(conn)
                 scores.insert_passport(conn, address=address, community_id=community.id)
                 passport = scores.lock_passport(conn, address=address, community_id=community.id)
                 scores.insert_score(conn, address=address, community_id=community.id)
                 score = scores.get_score_id(conn, address=address, community_id=community.id)
                 if hashes:
                     links.lock_nullifiers(conn, community_id=community.id, hashes=hashes)
-                passport_id, score_id = passport.result(), score.result()
-            except psycopg.Error as exc:
-                raise DatabaseFailure(exc) from exc
-            written = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
-                                       hashes=hashes, passport_id=passport_id, score_id=score_id, now=now)
-    except psycopg.Error as exc:  # COMMIT (and anything else left unclassified) is a database failure
-        raise DatabaseFailure(exc) from exc
-    return written
+                tx.savepoint(conn, _DEDUP_SAVEPOINT)
+                existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
+        except psycopg.Error as exc:
+            raise DatabaseFailure(exc) from exc
+        written = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
+                                   hashes=hashes, links_now=existing.result() if existing else [],
+                                   passport_id=passport.result(), score_id=score.result(), now=now)
+        try:
+            tx.commit(conn).result()
+        except psycopg.Error as exc:
+            raise DatabaseFailure(exc) from exc
+        return written
+    finally:
+        tx.ensure_idle(conn)  # any failure above leaves the transaction open: roll it back
 
 
 def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-                     stamps: list[Candidate], hashes: list[str], passport_id: int, score_id: int,
-                     now: datetime) -> _Written:
-    """B3–B7 inside a savepoint per attempt (§6.4)."""
+                     stamps: list[Candidate], hashes: list[str], links_now: list[Link], passport_id: int,
+                     score_id: int, now: datetime) -> _Written:
+    """B3–B7, retried from the dedup savepoint when a link write lost a race (§6.4).
+
+    A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). The marker
+    queued between them tells which side of it the failure happened on.
+    """
+    weights = effective_weights(community.scorer.weights, community.weight_overlay)
     for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
+        plan = plan_dedup(stamps, links_now, address=address, now=now, multi_nullifier=settings.multi_nullifier)
+        result = compute_score(plan.kept, plan.clashing, weights, community.scorer.threshold)
+        check: _AttemptCheck | None = None
         try:
-            with conn.transaction():
-                existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
-                plan = plan_dedup(stamps, existing.result() if existing else (), address=address, now=now,
-                                  multi_nullifier=settings.multi_nullifier)
-                result = compute_score(plan.kept, plan.clashing,
-                                       effective_weights(community.scorer.weights, community.weight_overlay),
-                                       community.scorer.threshold)
-                _write_attempt(conn, settings, community=community, address=address, plan=plan, result=result,
-                               passport_id=passport_id, score_id=score_id, now=now)
-                return _Written(plan, result)
+            with conn.pipeline():
+                check = _write_attempt(conn, settings, community=community, address=address, plan=plan,
+                                       result=result, passport_id=passport_id, score_id=score_id, now=now)
+            check.raise_if_lost()
+            return _Written(plan, result)
         except (LinkConflict, *_RETRYABLE) as exc:
             logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
         except _CONNECTION_ERRORS as exc:
             raise DatabaseFailure(exc) from exc
-        except psycopg.Error as exc:  # e.g. a credential jsonb rejects: the run fails, the request does not
-            raise ScoringWriteError(str(exc)) from exc
+        except psycopg.Error as exc:
+            if check is not None and check.reached_b7():
+                raise DatabaseFailure(exc) from exc
+            raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
+        try:
+            with conn.pipeline():
+                tx.rollback_to(conn, _DEDUP_SAVEPOINT)
+                reread = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
+        except psycopg.Error as exc:
+            raise DatabaseFailure(exc) from exc
+        links_now = reread.result() if reread else []
     raise LinksNotSaved()
 
 
+@dataclass(frozen=True)
+class _AttemptCheck:
+    """What one attempt's round trip must confirm: the caller's own link writes all landed."""
+
+    plan: DedupPlan
+    inserted: Pending[list[str]] | None
+    updated: Pending[list[int]] | None
+    owned: Pending[int] | None
+    b6_done: Pending[Any]
+
+    def raise_if_lost(self) -> None:
+        if self.inserted is not None and len(self.inserted.result()) != len(self.plan.own_inserts):
+            raise LinkConflict("a nullifier was claimed concurrently")
+        if self.updated is not None and len(self.updated.result()) != len(self.plan.own_updates):
+            raise LinkConflict("a link was reclaimed concurrently")
+        if self.owned is not None and self.owned.result() != len(self.plan.own_hashes):
+            raise LinkConflict("self-check mismatch")
+
+    def reached_b7(self) -> bool:
+        """Whether every B3–B6 statement had succeeded when the attempt failed."""
+        return self.b6_done.has_succeeded()
+
+
 def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-                   plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int, now: datetime) -> None:
-    """Queue every write of one attempt, then check that the caller's own link writes all landed."""
+                   plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int,
+                   now: datetime) -> _AttemptCheck:
+    """Queue every write of B3–B7 in one pipeline; the returned check is read once it has synced."""
     inserted = links.insert_links(conn, community_id=community.id, links=plan.own_inserts) if plan.own_inserts else None
     updated = (links.update_links(conn, address=address, now=now, links=plan.own_updates)
                if plan.own_updates else None)
@@ -155,18 +203,13 @@ def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, *, communi
                                         passes=result.passes, now=now,
                                         start_timestamp=settings.human_points_start_timestamp):
         _write_human_points(conn, settings, community=community, address=address, kept=plan.kept, now=now)
+    b6_done = tx.marker(conn)
     events.insert_events(conn, action="SCU", address=address, community_id=community.id,
                          payloads=[scu_event_data(result, score_id=score_id, passport_id=passport_id,
                                                   timestamp=now)], created_at=now)
     scores.update_score_done(conn, score_id=score_id, score=result.binary, timestamp=now, evidence=result.evidence,
                              stamp_scores=result.stamp_scores, stamps=result.stamps, expiration=result.expiration)
-
-    if inserted is not None and len(inserted.result()) != len(plan.own_inserts):
-        raise LinkConflict("a nullifier was claimed concurrently")
-    if updated is not None and len(updated.result()) != len(plan.own_updates):
-        raise LinkConflict("a link was reclaimed concurrently")
-    if owned is not None and owned.result() != len(plan.own_hashes):
-        raise LinkConflict("self-check mismatch")
+    return _AttemptCheck(plan, inserted, updated, owned, b6_done)
 
 
 def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
@@ -183,16 +226,20 @@ def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, co
 
 
 def _write_error(conn: psycopg.Connection[Any], *, community: Community, address: str, message: str) -> dict[str, Any]:
-    """§5.6: a new transaction that upserts passport and score rows and stores the ERROR state."""
+    """§5.6: a new transaction that upserts passport and score rows and stores the ERROR state (one round trip)."""
     try:
-        with conn.pipeline(), conn.transaction():
+        with conn.pipeline():
+            tx.begin(conn)
             scores.insert_passport(conn, address=address, community_id=community.id)
             scores.lock_passport(conn, address=address, community_id=community.id)
             scores.insert_score(conn, address=address, community_id=community.id)
             row = scores.update_score_error(conn, address=address, community_id=community.id, message=message)
-            stored = row.result()
+            tx.commit(conn)
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
+    finally:
+        tx.ensure_idle(conn)
+    stored = row.result()
     return score_object(address=address, evidence=stored.evidence if stored else None,
                         last_score_timestamp=stored.last_score_timestamp if stored else None,
                         expiration=stored.expiration_date if stored else None, error=message,

@@ -29,12 +29,14 @@ class SignatureVerifier:
         """Validity of each credential, in order; every stamp of a request is verified concurrently."""
         documents = [json.dumps(credential, sort_keys=True) for credential in credentials]
         keys = [hashlib.sha256(document.encode("utf-8")).digest() for document in documents]
-        pending = [i for i, key in enumerate(keys) if key not in self._cache]
+        known = {key: self._recall(key) for key in keys if key in self._cache}
+        pending = [i for i, key in enumerate(keys) if key not in known]
         if pending:
             results = self._event_loop().run_until_complete(_verify_many([documents[i] for i in pending]))
             for i, valid in zip(pending, results, strict=True):
+                known[keys[i]] = valid
                 self._remember(keys[i], valid)
-        return [self._recall(key) for key in keys]
+        return [known[key] for key in keys]
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None or self._loop.is_closed():
@@ -42,6 +44,8 @@ class SignatureVerifier:
         return self._loop
 
     def _remember(self, key: bytes, valid: bool) -> None:
+        if self._cache_size <= 0:
+            return
         self._cache[key] = valid
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:

@@ -11,7 +11,7 @@ import psycopg
 from ..auth.jwt import JwtPrincipal, authenticate
 from ..cache_writes import CacheWrite, write_cache
 from ..context import AppContext
-from ..db.queries import communities, human_points, scores
+from ..db.queries import communities, human_points, scores, stamp_cache
 from ..domain import human_points as points_domain
 from ..domain.addresses import lenient_address
 from ..domain.score_object import score_object
@@ -36,7 +36,7 @@ from ..errors import (
     ApiError,
     DatabaseFailure,
 )
-from ..models import Community
+from ..models import CachedStamp, Community
 from ..request import AlbRequest
 from ..response import Response
 from . import common
@@ -139,7 +139,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
             stored = scores.get_score(conn, address=address, community_id=community_id)
             points = (human_points.load_points(conn, address=address), human_points.exists_qualified(
                 conn, address=address), human_points.load_active_config(conn)) if want_points else None
-            return community.result(), stored.result(), tuple(p.result() for p in points) if points else None
+        return community.result(), stored.result(), tuple(p.result() for p in points) if points else None
 
     try:
         community, stored, points = ctx.db.first_read(read)
@@ -204,27 +204,28 @@ def get_stamps(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> 
         raise ApiError(400, BAD_REQUEST)
     address = raw_address.lower()
     raw_id = ctx.settings.ceramic_cache_scorer_id
-    if raw_id:
-        community_id = parse_int(raw_id)
-        if community_id is None:
-            raise ApiError(400, GENERIC_ERROR)
+    community_id = parse_int(raw_id) if raw_id else None
+    if raw_id and community_id is None:
+        raise ApiError(400, GENERIC_ERROR)
 
-        def read(conn: psycopg.Connection[Any]) -> bool:
-            return scores.exists_score(conn, address=address, community_id=community_id).result()
+    def read(conn: psycopg.Connection[Any]) -> tuple[list[CachedStamp], bool]:
+        with conn.pipeline():
+            listed = stamp_cache.load_stamp_list(conn, address=address)
+            scored = (scores.exists_score(conn, address=address, community_id=community_id)
+                      if community_id is not None else None)
+        return listed.result(), scored.result() if scored else True
 
-        try:
-            has_score = ctx.db.first_read(read)
-        except psycopg.Error as exc:
-            raise DatabaseFailure(exc) from exc
-        if not has_score:  # scored exactly as E5 would; the result is discarded
-            community = _scoring_community(ctx, community_id)
-            if lenient_address(address) != address:
-                raise ApiError(400, INVALID_ADDRESS)
-            _require_scorer(community)
-            rows, listed = common.load_rows(ctx, address, with_stamp_list=True)
-            common.score(ctx, community, address, rows, ctx.clock())
-            return Response(200, {"success": True, "stamps": common.stamps_json(listed or [])})
-    listed = common.load_stamp_list(ctx, address)
+    try:
+        listed, has_score = ctx.db.first_read(read)
+    except psycopg.Error as exc:
+        raise DatabaseFailure(exc) from exc
+    if not has_score and community_id is not None:  # scored exactly as E5 would; the result is discarded
+        community = _scoring_community(ctx, community_id)
+        if lenient_address(address) != address:
+            raise ApiError(400, INVALID_ADDRESS)
+        _require_scorer(community)
+        rows, _ = common.load_rows(ctx, address)
+        common.score(ctx, community, address, rows, ctx.clock())
     return Response(200, {"success": True, "stamps": common.stamps_json(listed)})
 
 

@@ -39,17 +39,7 @@ def load_rows(ctx: AppContext, address: str, *, with_stamp_list: bool = False
         with conn.pipeline():
             rows = stamp_cache.load_cache_rows(conn, address=address)
             listed = stamp_cache.load_stamp_list(conn, address=address) if with_stamp_list else None
-            return rows.result(), listed.result() if listed else None
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
-
-
-def load_stamp_list(ctx: AppContext, address: str) -> list[CachedStamp]:
-    def read(conn: psycopg.Connection[Any]) -> list[CachedStamp]:
-        return stamp_cache.load_stamp_list(conn, address=address).result()
-
-    try:
-        return ctx.db.first_read(read)
+        return rows.result(), listed.result() if listed else None
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
 

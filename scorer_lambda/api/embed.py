@@ -106,7 +106,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
             community = communities.get_community(conn, community_id=community_id)
             rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
             listed = stamp_cache.load_stamp_list(conn, address=address) if address else None
-            return community.result(), rows.result() if rows else [], listed.result() if listed else []
+        return community.result(), rows.result() if rows else [], listed.result() if listed else []
 
     if community_id is None:
         raise ApiError(400, INVALID_SCORER_ID)

@@ -74,7 +74,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
             found = api_keys.get_api_key_with_community(conn, prefix=key_prefix(key), now=now,
                                                         external_id=ref.external_id, community_id=ref.community_id)
             rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
-            return found.result(), rows.result() if rows else []
+        return found.result(), rows.result() if rows else []
 
     found, rows = ctx.db.first_read(read)
     if found is None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 import psycopg
+from psycopg.pq import ExecStatus
 
 T = TypeVar("T")
 
@@ -25,6 +26,11 @@ class Pending(Generic[T]):
 
     def result(self) -> T:
         return self._parse(self._cursor)
+
+    def has_succeeded(self) -> bool:
+        """Whether the server ran the statement successfully (readable even after a later one failed)."""
+        result = self._cursor.pgresult
+        return result is not None and result.status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK)
 
 
 def run(conn: psycopg.Connection[Any], query: str, params: Any,

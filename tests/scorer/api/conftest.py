@@ -14,6 +14,7 @@ from scorer_lambda.local.seed import DemoSeed, seed_demo
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Scorer
+from .v2_support import NOW, Clock
 
 MakeScorer = Callable[..., Scorer]
 
@@ -45,3 +46,22 @@ def scorer_w(fixture_w: DemoSeed, make_scorer: MakeScorer) -> Scorer:
     """The application configured as fixture W says: analytics on, the ceramic scorer is community C."""
     return make_scorer(trusted=fixture_w.trusted_issuers, FF_API_ANALYTICS="on",
                        CERAMIC_CACHE_SCORER_ID=str(fixture_w.community_id))
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The E1 tests' clock, pinned to the worked example's instant (tests may move it)."""
+    return Clock(NOW)
+
+
+@pytest.fixture
+def w_pinned(db: psycopg.Connection[Any], signer: StampSigner) -> DemoSeed:
+    """Fixture W seeded at ``NOW`` of the E1 tests: the §7.8 dates and bodies hold on any day."""
+    return seed_demo(db, signer, now=NOW, pbkdf2_iterations=1000)
+
+
+@pytest.fixture
+def e1(w_pinned: DemoSeed, make_scorer: MakeScorer, clock: Clock) -> Scorer:
+    """The application configured as fixture W says, running on the pinned clock."""
+    return make_scorer(trusted=w_pinned.trusted_issuers, clock=clock, FF_API_ANALYTICS="on",
+                       CERAMIC_CACHE_SCORER_ID=str(w_pinned.community_id))

@@ -1,0 +1,27 @@
+"""Run in a fresh interpreter by scorer_bench.py: import the handler, answer one request, report cost."""
+
+from __future__ import annotations
+
+import time
+
+started = time.perf_counter()
+
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+
+from scorer_lambda.handler import handler  # noqa: E402
+
+imported = time.perf_counter()
+event = json.loads(sys.argv[1])
+result = handler(event, None)
+answered = time.perf_counter()
+print(json.dumps({
+    "status": result["statusCode"],
+    "import_ms": (imported - started) * 1000,
+    "first_answer_ms": (answered - imported) * 1000,
+    "total_ms": (answered - started) * 1000,
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}), flush=True)
+os._exit(0)  # didkit's runtime thread can crash interpreter finalisation (scoring contract §11.4)

@@ -1,0 +1,55 @@
+"""Explicit transaction statements, queued like any other statement so they share pipeline round trips.
+
+psycopg's ``transaction()`` blocks sync the pipeline at every boundary (one extra round trip each); a scoring run
+instead queues BEGIN / SAVEPOINT / COMMIT itself and rolls back explicitly on failure.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from .pending import Pending, nothing, run, scalar
+
+logger = logging.getLogger(__name__)
+
+
+def begin(conn: psycopg.Connection[Any]) -> Pending[None]:
+    return run(conn, "BEGIN", None, nothing)
+
+
+def commit(conn: psycopg.Connection[Any]) -> Pending[None]:
+    return run(conn, "COMMIT", None, nothing)
+
+
+def savepoint(conn: psycopg.Connection[Any], name: str) -> Pending[None]:
+    return run(conn, f"SAVEPOINT {_identifier(name)}", None, nothing)
+
+
+def rollback_to(conn: psycopg.Connection[Any], name: str) -> Pending[None]:
+    return run(conn, f"ROLLBACK TO SAVEPOINT {_identifier(name)}", None, nothing)
+
+
+def ensure_idle(conn: psycopg.Connection[Any]) -> None:
+    """Roll back whatever transaction a failure left open, so the kept connection is clean for the next request."""
+    if conn.closed or conn.broken:
+        return
+    if conn.info.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        try:
+            conn.execute("ROLLBACK")
+        except psycopg.Error:
+            logger.warning("rollback after a failure did not succeed", exc_info=True)
+
+
+def _identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise ValueError(f"not a plain identifier: {name!r}")
+    return name
+
+
+def marker(conn: psycopg.Connection[Any]) -> Pending[Any]:
+    """A no-op statement: once a pipeline has failed, its result shows whether everything queued before it ran."""
+    return run(conn, "SELECT 1", None, scalar)

@@ -1,0 +1,100 @@
+"""Settings parsed from the environment (scoring contract §2.2)."""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from scorer_lambda.settings import (
+    DEFAULT_RATE_LIMITING_FORM,
+    DEFAULT_TRUSTED_IAM_ISSUERS,
+    SettingsError,
+    parse_bool,
+    parse_settings,
+)
+
+PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+
+
+def test_defaults_are_those_of_the_existing_service() -> None:
+    settings = parse_settings({"DATABASE_URL": "postgresql://db/x"})
+    assert settings.database_url == "postgresql://db/x"
+    assert settings.secret_key == "" and settings.siwe_jwt_public_key == ""
+    assert settings.ceramic_cache_scorer_id == "1"
+    assert settings.trusted_iam_issuers == frozenset(DEFAULT_TRUSTED_IAM_ISSUERS)
+    assert (settings.multi_nullifier, settings.api_analytics) == (False, False)
+    assert (settings.human_points_enabled, settings.human_points_write_enabled, settings.human_points_mta_enabled) \
+        == (False, False, False)
+    assert settings.human_points_start_timestamp == 0
+    assert settings.max_bulk_cache_size == 100
+    assert settings.ratelimit_enable is False
+    assert settings.rate_limiting_form == DEFAULT_RATE_LIMITING_FORM
+    assert DEFAULT_RATE_LIMITING_FORM == ("https://docs.google.com/forms/d/e/"
+                                          "1FAIpQLSeUATg0nTE9ws3qESGBktFcOX0brF19iv2L0BLoiub9pbSMeg/viewform")
+    assert (settings.demo_api_key, settings.demo_api_key_aliases, settings.demo_api_scorer_id) == (None, frozenset(),
+                                                                                                   None)
+
+
+def test_default_trusted_issuers_are_the_placeholders() -> None:
+    assert DEFAULT_TRUSTED_IAM_ISSUERS == ("did:key:GlMY_1zkc0i11O-wMBWbSiUfIkZiXzFLlAQ89pdfyBA", "did:ethr:0xabczyx")
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE", "on", "On", "ok", "y", "Y", "yes", "1"])
+def test_true_values(value: str) -> None:
+    assert parse_bool(value) is True
+
+
+@pytest.mark.parametrize("value", [None, "", "false", "0", "no", "enabled", " true", "2", "t"])
+def test_everything_else_is_false(value: str | None) -> None:
+    assert parse_bool(value) is False
+
+
+@pytest.mark.parametrize(("value", "enabled"), [("on", True), ("On", False), ("ON", False), ("true", False),
+                                                ("1", False), ("off", False)])
+def test_feature_flags_are_on_only_for_exactly_on(value: str, enabled: bool) -> None:
+    settings = parse_settings({"FF_MULTI_NULLIFIER": value, "FF_API_ANALYTICS": value})
+    assert (settings.multi_nullifier, settings.api_analytics) == (enabled, enabled)
+
+
+def test_boolean_and_integer_variables_are_parsed() -> None:
+    settings = parse_settings({"HUMAN_POINTS_ENABLED": "yes", "HUMAN_POINTS_WRITE_ENABLED": "On",
+                               "HUMAN_POINTS_MTA_ENABLED": "ok", "RATELIMIT_ENABLE": "1",
+                               "HUMAN_POINTS_START_TIMESTAMP": "1700000000", "MAX_BULK_CACHE_SIZE": "5"})
+    assert (settings.human_points_enabled, settings.human_points_write_enabled, settings.human_points_mta_enabled,
+            settings.ratelimit_enable) == (True, True, True, True)
+    assert (settings.human_points_start_timestamp, settings.max_bulk_cache_size) == (1700000000, 5)
+
+
+def test_json_lists_are_parsed() -> None:
+    settings = parse_settings({"TRUSTED_IAM_ISSUERS": '["did:ethr:0x1", "did:key:z6Mk"]',
+                               "DEMO_API_KEY_ALIASES": '["demo", "demo2"]', "DEMO_API_KEY": "K.x",
+                               "DEMO_API_SCORER_ID": "3"})
+    assert settings.trusted_iam_issuers == frozenset({"did:ethr:0x1", "did:key:z6Mk"})
+    assert settings.demo_api_key_aliases == frozenset({"demo", "demo2"})
+    assert (settings.demo_api_key, settings.demo_api_scorer_id) == ("K.x", "3")
+    assert parse_settings({"TRUSTED_IAM_ISSUERS": "[]"}).trusted_iam_issuers == frozenset()
+
+
+@pytest.mark.parametrize("env", [{"TRUSTED_IAM_ISSUERS": "did:ethr:0x1"}, {"TRUSTED_IAM_ISSUERS": '{"a": 1}'},
+                                 {"TRUSTED_IAM_ISSUERS": "[1]"}, {"DEMO_API_KEY_ALIASES": "demo"},
+                                 {"MAX_BULK_CACHE_SIZE": "many"}, {"HUMAN_POINTS_START_TIMESTAMP": "soon"}])
+def test_unparseable_values_fail_at_cold_start(env: dict[str, str]) -> None:
+    with pytest.raises(SettingsError):
+        parse_settings(env)
+
+
+def test_ceramic_scorer_id_default_applies_only_when_absent() -> None:
+    assert parse_settings({"CERAMIC_CACHE_SCORER_ID": ""}).ceramic_cache_scorer_id == ""
+    assert parse_settings({"CERAMIC_CACHE_SCORER_ID": "3"}).ceramic_cache_scorer_id == "3"
+
+
+def test_siwe_key_is_pem_or_base64_of_pem() -> None:
+    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": PEM}).siwe_jwt_public_key == PEM
+    encoded = base64.b64encode(PEM.encode()).decode()
+    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": encoded}).siwe_jwt_public_key == PEM
+
+
+def test_empty_optional_values_count_as_unset() -> None:
+    settings = parse_settings({"DATABASE_URL": "", "DEMO_API_KEY": "", "DEMO_API_SCORER_ID": ""})
+    assert (settings.database_url, settings.demo_api_key, settings.demo_api_scorer_id) == (None, None, None)
