@@ -114,12 +114,15 @@ def rescore(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> Res
     alternate_id = parse_int(alternate) if alternate is not None else None
     if alternate is not None and alternate_id is None:
         raise ApiError(400, GENERIC_ERROR)
-    community = _scoring_community(ctx, alternate_id or None)
-    address = _valid_address(principal)
+    community_id = _scoring_community_id(ctx, alternate_id or None)
+    address = lenient_address(principal.address)
+    # One round trip for the community and, when the address is valid, its cache rows; errors keep §9.5's order.
+    found, rows = common.load_community_and_rows(ctx, community_id, address)
+    community = _existing(found)
+    if address is None:
+        raise ApiError(400, INVALID_ADDRESS)
     _require_scorer(community)
-    now = ctx.clock()
-    rows, _ = common.load_rows(ctx, address)
-    return Response(200, common.score(ctx, community, address, rows, now))
+    return Response(200, common.score(ctx, community, address, rows, ctx.clock()))
 
 
 def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> Response:
@@ -141,10 +144,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
                 conn, address=address), human_points.load_active_config(conn)) if want_points else None
         return community.result(), stored.result(), tuple(p.result() for p in points) if points else None
 
-    try:
-        community, stored, points = ctx.db.first_read(read)
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+    community, stored, points = ctx.db.first_read(read)
     if community is None:
         raise ApiError(404, COMMUNITY_MISCONFIGURED)
     if not community.scorer.is_valid:
@@ -152,9 +152,9 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
     now = ctx.clock()
     if stored is None or (stored.expiration_date is not None and stored.expiration_date < now):
         try:
-            rows, _ = common.load_rows(ctx, address)
+            rows = common.load_rows(ctx, address)
             return Response(200, common.score(ctx, community, address, rows, now))
-        except DatabaseFailure:
+        except (DatabaseFailure, psycopg.Error):
             raise ApiError(400, UNABLE_TO_GET_SCORE) from None
     return Response(200, _stored_score(address, stored, points if community.human_points_program else None))
 
@@ -189,7 +189,7 @@ def get_weights(ctx: AppContext, request: AlbRequest, params: dict[str, str]) ->
         return Response(200, cached[1])
     try:
         community = common.load_community(ctx, community_id)
-    except DatabaseFailure:
+    except (DatabaseFailure, psycopg.Error):
         raise failure from None
     if community is None or not community.scorer.is_valid:
         raise failure
@@ -215,32 +215,38 @@ def get_stamps(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> 
                       if community_id is not None else None)
         return listed.result(), scored.result() if scored else True
 
-    try:
-        listed, has_score = ctx.db.first_read(read)
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+    listed, has_score = ctx.db.first_read(read)
     if not has_score and community_id is not None:  # scored exactly as E5 would; the result is discarded
         community = _scoring_community(ctx, community_id)
         if lenient_address(address) != address:
             raise ApiError(400, INVALID_ADDRESS)
         _require_scorer(community)
-        rows, _ = common.load_rows(ctx, address)
+        rows = common.load_rows(ctx, address)
         common.score(ctx, community, address, rows, ctx.clock())
     return Response(200, {"success": True, "stamps": common.stamps_json(listed)})
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------
 
+def _scoring_community_id(ctx: AppContext, community_id: int | None) -> int:
+    """The target community id of E2–E5/E8: an explicit id, else ``CERAMIC_CACHE_SCORER_ID``."""
+    if community_id is not None:
+        return community_id
+    raw = ctx.settings.ceramic_cache_scorer_id
+    if raw == "":
+        raise ApiError(500, SCORER_ID_NOT_SET)
+    parsed = parse_int(raw)
+    if parsed is None:
+        raise ApiError(400, GENERIC_ERROR)
+    return parsed
+
+
 def _scoring_community(ctx: AppContext, community_id: int | None) -> Community:
-    """The target community of E2–E5/E8: an explicit id, else ``CERAMIC_CACHE_SCORER_ID``; it must exist."""
-    if community_id is None:
-        raw = ctx.settings.ceramic_cache_scorer_id
-        if raw == "":
-            raise ApiError(500, SCORER_ID_NOT_SET)
-        community_id = parse_int(raw)
-        if community_id is None:
-            raise ApiError(400, GENERIC_ERROR)
-    community = common.load_community(ctx, community_id)
+    """The target community of E2–E5/E8; it must exist."""
+    return _existing(common.load_community(ctx, _scoring_community_id(ctx, community_id)))
+
+
+def _existing(community: Community | None) -> Community:
     if community is None:
         raise ApiError(400, GENERIC_ERROR)
     return community

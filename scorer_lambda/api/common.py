@@ -12,7 +12,7 @@ import psycopg
 from ..context import AppContext
 from ..db.queries import api_keys, communities, stamp_cache
 from ..domain.stamp_items import InvalidPayload
-from ..errors import GENERIC_ERROR, ApiError, DatabaseFailure
+from ..errors import GENERIC_ERROR, ApiError
 from ..models import CachedStamp, CacheRow, Community
 from ..pipeline import run_scoring
 from ..request import InvalidBody
@@ -25,23 +25,23 @@ def load_community(ctx: AppContext, community_id: int) -> Community | None:
     def read(conn: psycopg.Connection[Any]) -> Community | None:
         return communities.get_community(conn, community_id=community_id).result()
 
-    try:
-        return ctx.db.first_read(read)
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+    return ctx.db.first_read(read)
 
 
-def load_rows(ctx: AppContext, address: str, *, with_stamp_list: bool = False
-              ) -> tuple[list[CacheRow], list[CachedStamp] | None]:
-    """The candidate rows of a scoring run (and, if asked, the type-1 stamp list) in one round trip."""
-    conn = ctx.db.connection()
-    try:
+def load_community_and_rows(ctx: AppContext, community_id: int,
+                            address: str | None) -> tuple[Community | None, list[CacheRow]]:
+    def read(conn: psycopg.Connection[Any]) -> tuple[Community | None, list[CacheRow]]:
         with conn.pipeline():
-            rows = stamp_cache.load_cache_rows(conn, address=address)
-            listed = stamp_cache.load_stamp_list(conn, address=address) if with_stamp_list else None
-        return rows.result(), listed.result() if listed else None
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+            community = communities.get_community(conn, community_id=community_id)
+            rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
+        return community.result(), rows.result() if rows else []
+
+    return ctx.db.first_read(read)
+
+
+def load_rows(ctx: AppContext, address: str) -> list[CacheRow]:
+    """The candidate rows of a scoring run."""
+    return stamp_cache.load_cache_rows(ctx.db.connection(), address=address).result()
 
 
 def score(ctx: AppContext, community: Community, address: str, rows: Sequence[CacheRow],

@@ -28,7 +28,6 @@ from ..errors import (
     MISSING_API_KEY,
     TOO_MANY_STAMPS,
     ApiError,
-    DatabaseFailure,
 )
 from ..models import CachedStamp, CacheRow, Community
 from ..request import AlbRequest
@@ -78,10 +77,7 @@ def validate_api_key(ctx: AppContext, request: AlbRequest, params: dict[str, str
     def read(conn: psycopg.Connection[Any]) -> api_keys.ApiKeyRow | None:
         return api_keys.get_api_key(conn, prefix=key_prefix(key), now=now).result()
 
-    try:
-        row = ctx.db.first_read(read)
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+    row = ctx.db.first_read(read)
     check = check_key(key, row) if row is not None else None
     if row is None or check is None or not check.is_valid:
         raise ApiError(401, INVALID_API_KEY)
@@ -110,10 +106,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
 
     if community_id is None:
         raise ApiError(400, INVALID_SCORER_ID)
-    try:
-        community, rows, listed = ctx.db.first_read(read)
-    except psycopg.Error as exc:
-        raise DatabaseFailure(exc) from exc
+    community, rows, listed = ctx.db.first_read(read)
     if community is None:
         raise ApiError(400, INVALID_SCORER_ID)
     if address is None:
