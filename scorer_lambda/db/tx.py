@@ -25,6 +25,11 @@ def commit(conn: psycopg.Connection[Any]) -> Pending[None]:
     return run(conn, "COMMIT", None, nothing)
 
 
+def relax_durability(conn: psycopg.Connection[Any]) -> Pending[None]:
+    """Let this transaction's COMMIT return before its WAL record reaches disk (for best-effort rows only)."""
+    return run(conn, "SET LOCAL synchronous_commit TO off", None, nothing)
+
+
 def savepoint(conn: psycopg.Connection[Any], name: str) -> Pending[None]:
     return run(conn, f"SAVEPOINT {_identifier(name)}", None, nothing)
 
