@@ -36,6 +36,8 @@ class App:
                 response = route.handler(self.ctx, request, params)
             except Exception as exc:
                 response = response_for_exception(route.surface, exc) or self._unexpected(route.surface, exc)
+            finally:
+                self.ctx.db.release()
         logger.info("request", extra={"route": route_key, "method": request.method, "status": response.status,
                                       "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         RequestContext.cold_start = False

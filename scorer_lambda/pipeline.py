@@ -135,11 +135,11 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
     for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
         plan = plan_dedup(stamps, links_now, address=address, now=now, multi_nullifier=settings.multi_nullifier)
         result = compute_score(plan.kept, plan.clashing, weights, community.scorer.threshold)
-        check: _AttemptCheck | None = None
+        check = _AttemptCheck(plan)
         try:
             with conn.pipeline():
-                check = _write_attempt(conn, settings, community=community, address=address, plan=plan,
-                                       result=result, passport_id=passport_id, score_id=score_id, now=now)
+                _write_attempt(conn, settings, check, community=community, address=address, plan=plan,
+                               result=result, passport_id=passport_id, score_id=score_id, now=now)
             check.raise_if_lost()
             return _Written(plan, result)
         except (LinkConflict, *_RETRYABLE) as exc:
@@ -147,7 +147,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
         except _CONNECTION_ERRORS as exc:
             raise DatabaseFailure(exc) from exc
         except psycopg.Error as exc:
-            if check is not None and check.reached_b7():
+            if check.reached_b7():
                 raise DatabaseFailure(exc) from exc
             raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
         try:
@@ -160,15 +160,19 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
     raise LinksNotSaved()
 
 
-@dataclass(frozen=True)
+@dataclass
 class _AttemptCheck:
-    """What one attempt's round trip must confirm: the caller's own link writes all landed."""
+    """What one attempt's round trip must confirm: the caller's own link writes all landed.
+
+    Filled while statements are queued: in pipeline mode an error can surface while later statements are still
+    being queued, and the marker must be known by then.
+    """
 
     plan: DedupPlan
-    inserted: Pending[list[str]] | None
-    updated: Pending[list[int]] | None
-    owned: Pending[int] | None
-    b6_done: Pending[Any]
+    inserted: Pending[list[str]] | None = None
+    updated: Pending[list[int]] | None = None
+    owned: Pending[int] | None = None
+    b6_done: Pending[Any] | None = None
 
     def raise_if_lost(self) -> None:
         if self.inserted is not None and len(self.inserted.result()) != len(self.plan.own_inserts):
@@ -180,20 +184,21 @@ class _AttemptCheck:
 
     def reached_b7(self) -> bool:
         """Whether every B3–B6 statement had succeeded when the attempt failed."""
-        return self.b6_done.has_succeeded()
+        return self.b6_done is not None and self.b6_done.has_succeeded()
 
 
-def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-                   plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int,
-                   now: datetime) -> _AttemptCheck:
-    """Queue every write of B3–B7 in one pipeline; the returned check is read once it has synced."""
-    inserted = links.insert_links(conn, community_id=community.id, links=plan.own_inserts) if plan.own_inserts else None
-    updated = (links.update_links(conn, address=address, now=now, links=plan.own_updates)
-               if plan.own_updates else None)
+def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, check: _AttemptCheck, *, community: Community,
+                   address: str, plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int,
+                   now: datetime) -> None:
+    """Queue every write of B3–B7 in one pipeline, recording in ``check`` what must be read once it has synced."""
+    if plan.own_inserts:
+        check.inserted = links.insert_links(conn, community_id=community.id, links=plan.own_inserts)
+    if plan.own_updates:
+        check.updated = links.update_links(conn, address=address, now=now, links=plan.own_updates)
     if plan.backfills:
         links.insert_links(conn, community_id=community.id, links=plan.backfills)
-    owned = (links.count_owned(conn, address=address, community_id=community.id, hashes=plan.own_hashes)
-             if plan.own_hashes else None)
+    if plan.own_hashes:
+        check.owned = links.count_owned(conn, address=address, community_id=community.id, hashes=plan.own_hashes)
     if plan.ldp_events:
         events.insert_events(conn, action="LDP", address=address, community_id=community.id,
                              payloads=[ldp_event_data(e, community.id) for e in plan.ldp_events], created_at=now)
@@ -203,13 +208,12 @@ def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, *, communi
                                         passes=result.passes, now=now,
                                         start_timestamp=settings.human_points_start_timestamp):
         _write_human_points(conn, settings, community=community, address=address, kept=plan.kept, now=now)
-    b6_done = tx.marker(conn)
+    check.b6_done = tx.marker(conn)
     events.insert_events(conn, action="SCU", address=address, community_id=community.id,
                          payloads=[scu_event_data(result, score_id=score_id, passport_id=passport_id,
                                                   timestamp=now)], created_at=now)
     scores.update_score_done(conn, score_id=score_id, score=result.binary, timestamp=now, evidence=result.evidence,
                              stamp_scores=result.stamp_scores, stamps=result.stamps, expiration=result.expiration)
-    return _AttemptCheck(plan, inserted, updated, owned, b6_done)
 
 
 def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,

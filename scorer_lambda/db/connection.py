@@ -8,6 +8,8 @@ from typing import Any, TypeVar
 
 import psycopg
 
+from . import tx
+
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
@@ -40,6 +42,12 @@ class Database:
                 raise
             logger.warning("database connection broken on first use; reconnecting once")
             return read(self.connection())
+
+    def release(self) -> None:
+        """End-of-request safety net: never carry an open transaction into the next invocation (no round trip
+        unless one is open)."""
+        if self._conn is not None:
+            tx.ensure_idle(self._conn)
 
     def close(self) -> None:
         if self._conn is not None:
