@@ -51,7 +51,7 @@ KNOWN_KEYS = (
     "lambdaSecurityGroupId", "legacyImageUri", "registryTargetGroupName", "legacyFunctions", "legacyEnv",
     "legacyExtraPolicyArns", "scorerSecretArn", "scorerSecretKmsKeyArn", "scorerEnv", "scorerMemoryMb",
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
-    "alarms",
+    "alarms", "rolloutHealth",  # rolloutHealth: gating thresholds of `python -m ops health`, not used here
 )
 
 _ARN = {

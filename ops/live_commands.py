@@ -1,0 +1,225 @@
+"""Commands that read or change live AWS state: `status`, `health` and `rollback --now` (routing contract §4.4,
+§5.3, §5.4). They compose `ops.live` (boto3) with the pure `ops.drift` / `ops.health` logic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from components.routing import ALB_KEYS, SCORER_TARGET_GROUPS
+from ops import live
+from ops.config_commands import file_change_data
+from ops.context import StackContext, load_context
+from ops.drift import RuleState, compare_listener, is_rolled_back, parse_live_rule, rollback_actions, stickiness_text
+from ops.errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INSUFFICIENT_DATA,
+    EXIT_OK,
+    CheckFailed,
+    ConfigError,
+    aws_errors,
+    describe_aws_error,
+)
+from ops.health import (
+    INSUFFICIENT,
+    METRIC_STATS,
+    ROLLOUT_HEALTH_KEY,
+    UNHEALTHY,
+    AlbHealth,
+    alarm_limits,
+    evaluate_alb,
+    metrics_from_values,
+    overall_verdict,
+    parse_health_thresholds,
+    thresholds_dict,
+)
+from ops.render import command_line, health_text, percent_change_text, status_text
+from ops.result import PartialFailure, Result
+from ops.stack_file import set_percent
+
+
+@dataclass(frozen=True)
+class AwsTarget:
+    """Where the live commands point: the stack and the AWS options of the command line."""
+
+    stack: str
+    stack_dir: Path
+    region: str | None = None
+    profile: str | None = None
+    public_listener_arn: str | None = None
+    internal_listener_arn: str | None = None
+
+    def context(self, percent_override: str | None = None) -> StackContext:
+        return load_context(self.stack, self.stack_dir, region=self.region, percent_override=percent_override,
+                            listener_overrides={"public": self.public_listener_arn,
+                                                "internal": self.internal_listener_arn})
+
+    def clients(self, context: StackContext) -> live.AwsClients:
+        clients = live.make_clients(context.region, self.profile)
+        context.check_region(clients.region)
+        return clients
+
+
+def read_rule_states(context: StackContext, clients: live.AwsClients) -> list[RuleState]:
+    """Every weighted rule of the plan compared with the live rule at its (listener, priority)."""
+    plan = context.plan()
+    states: list[RuleState] = []
+    for alb in ALB_KEYS:
+        priorities = {r.priority for r in plan if r.alb == alb and r.is_weighted}
+        raw = [r for r in live.list_rules(clients.elbv2, context.listener_arn(alb)) if int(r["Priority"]) in priorities]
+        arns = {t["TargetGroupArn"] for r in raw for a in r.get("Actions", [])
+                for t in a.get("ForwardConfig", {}).get("TargetGroups", [])}
+        arns |= {a["TargetGroupArn"] for r in raw for a in r.get("Actions", []) if a.get("TargetGroupArn")}
+        names = live.target_group_names(clients.elbv2, arns) if arns else {}
+        states.extend(compare_listener(plan, alb, [parse_live_rule(r, names) for r in raw]))
+    return states
+
+
+def status_command(target: AwsTarget) -> Result:
+    """Live weights and stickiness of every shared rule, with drift from the stack config marked."""
+    context = target.context()
+    with aws_errors(context.region):
+        clients = target.clients(context)
+        states = read_rule_states(context, clients)
+    data = {"stack": context.stack, "region": clients.region, "stack_file": context.path.name,
+            "percent": context.settings.scorer_percent, "rules": [_state_data(s) for s in states]}
+    data["drift"] = any(s.has_drift for s in states)
+    return Result(data, status_text(data), EXIT_CHECK_FAILED if data["drift"] else EXIT_OK)
+
+
+def _state_data(state: RuleState) -> dict[str, Any]:
+    rule, current = state.planned, state.live
+    return {"key": rule.key, "alb": rule.alb, "priority": rule.priority,
+            "expected": {"weights": list(state.expected_weights), "stickiness": stickiness_text(rule.stickiness)},
+            "live": None if current is None else {
+                "rule_arn": current.arn, "weights": list(state.live_weights or ()),
+                "stickiness": stickiness_text(current.stickiness),
+                "targets": [{"target_group": t.target_group, "weight": t.weight} for t in current.targets]},
+            "drift": [p.message for p in state.problems]}
+
+
+def rollback_now_command(target: AwsTarget) -> Result:
+    """Set every live shared rule to `[100, 0]` with stickiness off (one ModifyRule each) and `scorerPercent: 0`.
+
+    Refuses, changing nothing, when a shared priority holds no rule or a rule that is not this program's weighted
+    rule (other conditions or targets). Idempotent: rules already rolled back are left alone.
+    """
+    context = target.context(percent_override="0")
+    with aws_errors(context.region):
+        clients = target.clients(context)
+        states = read_rule_states(context, clients)
+    structural = [f"{s.planned.alb} {s.planned.priority} ({s.planned.key}): " +
+                  "; ".join(p.message for p in s.problems) for s in states if s.is_structural]
+    if structural:
+        raise CheckFailed("refusing to roll back, nothing changed: the live rules do not match the plan's shared "
+                          "priorities: " + " | ".join(structural))
+    change = set_percent(context.path, context.stack, "0")
+    file_data = file_change_data(change, context.settings.stickiness_seconds)
+    duration = context.settings.stickiness_seconds
+    changes: list[dict[str, Any]] = []
+    for state in states:
+        assert state.live is not None  # structural problems (a missing rule) were refused above
+        before = {"weights": list(state.live_weights or ()), "stickiness": stickiness_text(state.live.stickiness)}
+        entry = {"key": state.planned.key, "alb": state.planned.alb, "priority": state.planned.priority,
+                 "rule_arn": state.live.arn, "before": before}
+        if is_rolled_back(state.live, state.planned):
+            changes.append({**entry, "after": before, "action": "unchanged"})
+            continue
+        tg_arns = {t.target_group: t.arn for t in state.live.targets}
+        try:
+            raw_after = live.modify_rule_actions(clients.elbv2, state.live.arn,
+                                                 rollback_actions(state, tg_arns, duration))
+        except (ClientError, BotoCoreError) as exc:
+            done = _rollback_result(context, clients.region, file_data, changes)
+            count = sum(1 for c in changes if c["action"] == "modified")
+            raise PartialFailure(f"{describe_aws_error(exc, clients.region)}; {count} rule(s) were modified before "
+                                 f"the error (listed above); run `rollback --now` again to finish", done) from exc
+        after = parse_live_rule(raw_after, {arn: name for name, arn in tg_arns.items()})
+        after_state = compare_listener([state.planned], state.planned.alb, [after])[0]
+        changes.append({**entry, "after": {"weights": list(after_state.live_weights or ()),
+                                           "stickiness": stickiness_text(after.stickiness)}, "action": "modified"})
+    return _rollback_result(context, clients.region, file_data, changes)
+
+
+def _rollback_result(context: StackContext, region: str | None, file_data: dict[str, Any],
+                     changes: list[dict[str, Any]]) -> Result:
+    stack = context.stack
+    data = {"stack": stack, "stack_file_change": file_data, "live": {"region": region, "rules": changes},
+            "next": [command_line(f"git diff {context.path.name}", "scorerPercent: 0; commit it"),
+                     command_line(f"pulumi refresh --stack {stack}", "record the modified rules in the state"),
+                     command_line(f"pulumi preview --stack {stack}", "expect no change on the 8 weighted rules"),
+                     command_line(f"python -m ops status --stack {stack}", "confirm: no drift")]}
+    return Result(data, percent_change_text(data))
+
+
+def parse_window(raw: str) -> timedelta:
+    """`30m`, `1h`, `6h`, `2d` → timedelta (1 minute .. 15 days, CloudWatch's 1-minute data retention)."""
+    units = {"m": 60, "h": 3600, "d": 86400}
+    text = raw.strip().lower()
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or not text[:-1].isascii():
+        raise ConfigError(f"--since must be a number followed by m, h or d (e.g. 30m, 1h, 2d), got {raw!r}")
+    seconds = int(text[:-1]) * units[text[-1]]
+    if not 60 <= seconds <= 15 * 86400:
+        raise ConfigError(f"--since must be between 1m and 15d, got {raw!r}")
+    return timedelta(seconds=seconds)
+
+
+def health_command(target: AwsTarget, since: str, *, until: datetime | None = None,
+                   min_requests: int | None = None) -> Result:
+    """CloudWatch metrics of each ALB's legacy and scorer target groups over the window, and the verdict."""
+    window = parse_window(since)
+    context = target.context()
+    try:
+        thresholds = parse_health_thresholds(context.stack_file.config.get(ROLLOUT_HEALTH_KEY), context.stack)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if min_requests is not None:
+        thresholds = type(thresholds)(**{**asdict(thresholds), "min_requests": min_requests})
+    end = (until or datetime.now(UTC)).astimezone(UTC).replace(second=0, microsecond=0)
+    start = end - window
+    plan = context.plan()
+    shared = {alb: [(r.key, r.targets[0].target_group) for r in plan if r.alb == alb and r.is_weighted]
+              for alb in ALB_KEYS}
+    names = [tg for routes in shared.values() for _, tg in routes] + list(SCORER_TARGET_GROUPS.values())
+    with aws_errors(context.region):
+        clients = target.clients(context)
+        tg_arns = live.target_group_arns(clients.elbv2, names)  # TargetGroupNotFound if one is missing
+        queries, fields = [], {}
+        for alb in ALB_KEYS:
+            for tg in [tg for _, tg in shared[alb]] + [SCORER_TARGET_GROUPS[alb]]:
+                for metric, stat, field in METRIC_STATS:
+                    qid = f"q{len(fields)}"
+                    fields[qid] = (tg, field)
+                    queries.append(live.MetricQuery(qid, metric, stat, context.load_balancer(alb),
+                                                    live.target_group_suffix(tg_arns[tg])))
+        values = live.get_metric_values(clients.cloudwatch, queries, start, end, int(window.total_seconds()))
+    per_tg: dict[str, dict[str, list[float]]] = {}
+    for qid, (tg, field) in fields.items():
+        per_tg.setdefault(tg, {})[field] = values.get(qid, [])
+    metrics = {tg: metrics_from_values(v) for tg, v in per_tg.items()}
+    albs = [evaluate_alb(alb, SCORER_TARGET_GROUPS[alb], {key: metrics[tg] for key, tg in shared[alb]},
+                         metrics[SCORER_TARGET_GROUPS[alb]], thresholds,
+                         alarm_limits(context.settings.alarms, SCORER_TARGET_GROUPS[alb]))
+            for alb in ALB_KEYS]
+    verdict = overall_verdict(albs)
+    exit_code = {UNHEALTHY: EXIT_CHECK_FAILED, INSUFFICIENT: EXIT_INSUFFICIENT_DATA}.get(verdict, EXIT_OK)
+    data = {"stack": context.stack, "region": clients.region, "percent": context.settings.scorer_percent,
+            "window": {"since": since, "start": start.isoformat(), "end": end.isoformat(),
+                       "seconds": int(window.total_seconds())},
+            "thresholds": thresholds_dict(thresholds),
+            "albs": [_alb_data(a, context, shared[a.alb]) for a in albs], "verdict": verdict, "exit_code": exit_code}
+    return Result(data, health_text(data), exit_code)
+
+
+def _alb_data(health: AlbHealth, context: StackContext, routes: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    return {"alb": health.alb, "load_balancer": context.load_balancer(health.alb),
+            "legacy": [{"route": key, "target_group": tg, "metrics": health.legacy[key].as_dict()}
+                       for key, tg in routes],
+            "legacy_combined": health.legacy_combined.as_dict(), "scorer_target_group": health.scorer_target_group,
+            "scorer": health.scorer.as_dict(), "checks": [asdict(c) for c in health.checks], "verdict": health.verdict}

@@ -1,0 +1,80 @@
+"""Offline plan report: the routing invariants of a stack's plan and what a percentage change would do (routing
+contract §3.2, §3.3, §5.1, §5.3, §11). Pure: works on `components.routing` plans.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from components.routing import PlanError, PlannedRule, find_shadowed, stickiness_for, validate_plan, weights_for
+from ops.drift import stickiness_text
+
+
+@dataclass(frozen=True)
+class Invariant:
+    name: str
+    is_ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """How one weighted rule changes between two percentages."""
+
+    key: str
+    alb: str
+    priority: int
+    weights_before: tuple[int, int]
+    weights_after: tuple[int, int]
+    stickiness_before: str
+    stickiness_after: str
+
+
+def check_invariants(plan: Sequence[PlannedRule], percent: int, function_names: Sequence[str] = ()) -> list[Invariant]:
+    """The invariants every plan must satisfy, each with a one-line detail."""
+    duplicates = [f"{alb} {priority} ×{count}" for (alb, priority), count in
+                  Counter((r.alb, r.priority) for r in plan).items() if count > 1]
+    shadowed = find_shadowed(plan)
+    expected_weights = weights_for(percent)
+    weighted = [r for r in plan if r.is_weighted]
+    bad_weights = []
+    for rule in weighted:
+        weights = tuple(t.weight for t in rule.targets)
+        sticky = rule.stickiness
+        expected_sticky = stickiness_for(percent, sticky.duration if sticky else 0)
+        if weights != expected_weights or sticky != expected_sticky:
+            bad_weights.append(f"{rule.key} {list(weights)} stickiness {stickiness_text(sticky)}")
+    try:
+        validate_plan(plan, function_names)
+        limits = ""
+    except PlanError as exc:
+        limits = "; ".join(line.strip() for line in str(exc).splitlines()[1:])
+    return [
+        Invariant("one rule per (listener, priority)", not duplicates,
+                  ", ".join(duplicates) or f"{len(plan)} rules, {len({(r.alb, r.priority) for r in plan})} slots"),
+        Invariant("no shadowed rule", not shadowed,
+                  ", ".join(f"{key} shadowed by {winner}" for key, winner in shadowed)
+                  or "every rule wins its own sample request"),
+        Invariant("valid weights and stickiness", not bad_weights,
+                  "; ".join(bad_weights) or f"{len(weighted)} weighted rules at {list(expected_weights)}, "
+                                             f"stickiness {stickiness_text(stickiness_for(percent))}"),
+        Invariant("AWS limits (validate_plan)", not limits, limits or "ok"),
+    ]
+
+
+def plan_changes(before: Sequence[PlannedRule], after: Sequence[PlannedRule]) -> list[RuleChange]:
+    """Weighted rules whose weights or stickiness differ between two plans of the same stack."""
+    old = {r.key: r for r in before if r.is_weighted}
+    changes = []
+    for rule in after:
+        previous = old.get(rule.key)
+        if previous is None or not rule.is_weighted:
+            continue
+        w_before = (previous.targets[0].weight or 0, previous.targets[1].weight or 0)
+        w_after = (rule.targets[0].weight or 0, rule.targets[1].weight or 0)
+        if w_before != w_after or previous.stickiness != rule.stickiness:
+            changes.append(RuleChange(rule.key, rule.alb, rule.priority, w_before, w_after,
+                                      stickiness_text(previous.stickiness), stickiness_text(rule.stickiness)))
+    return changes

@@ -1,0 +1,151 @@
+"""Readable text tables for the operations commands (style guide §2.15). Renders the same dicts `--json` prints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces; `None` shows as "-"."""
+    cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells)
+
+
+def weights_text(weights: Sequence[int | None] | None) -> str:
+    return "-" if weights is None else "[" + ", ".join("?" if w is None else str(w) for w in weights) + "]"
+
+
+def percent_text(ratio: float | None) -> str:
+    return "-" if ratio is None else f"{ratio * 100:.2f}%"
+
+
+def seconds_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def count_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f}"
+
+
+def command_line(command: str, comment: str = "") -> str:
+    """One suggested command, comments aligned."""
+    return f"{command:<44} # {comment}" if comment else command
+
+
+def plan_text(data: Mapping[str, Any]) -> str:
+    """`plan`: the routing table at the chosen percentage, the invariants and the changes from the config's `p`."""
+    header = f"stack {data['stack']}: scorerPercent {data['config_percent']} in {data['stack_file']}"
+    if data["percent"] != data["config_percent"]:
+        header += f"; showing scorerPercent {data['percent']}"
+    rows = []
+    for e in data["routing_table"]:
+        weights = [t["weight"] for t in e["targets"]]
+        weighted = e["stickiness"] is not None
+        sticky = "-" if not weighted else (f"on ({e['stickiness']['duration']}s)" if e["stickiness"]["enabled"]
+                                           else "off")
+        rows.append((e["alb"], e["priority"], e["key"], ",".join(e["methods"]) or "any", e["path"],
+                     ",".join(e["hosts"]) or "any", e["targets"][0]["target_group"],
+                     weights[0] if weighted else "all", e["targets"][1]["target_group"] if weighted else "-",
+                     weights[1] if weighted else "-", sticky))
+    parts = [header, "", format_table(("LISTENER", "PRIO", "ROUTE", "METHODS", "PATH", "HOSTS", "LEGACY TG", "LEGACY",
+                                       "SCORER TG", "SCORER", "STICKY"), rows), ""]
+    parts.append(format_table(("INVARIANT", "RESULT", "DETAIL"),
+                              [(i["name"], "ok" if i["ok"] else "FAIL", i["detail"]) for i in data["invariants"]]))
+    if data["percent"] != data["config_percent"]:
+        parts += ["", f"change scorerPercent {data['config_percent']} → {data['percent']}: "
+                      f"{len(data['changes'])} weighted rules change in place"]
+        if data["changes"]:
+            parts.append(format_table(
+                ("LISTENER", "PRIO", "ROUTE", "WEIGHTS", "STICKY"),
+                [(c["alb"], c["priority"], c["key"], f"{weights_text(c['weights_before'])} → "
+                  f"{weights_text(c['weights_after'])}", f"{c['stickiness_before']} → {c['stickiness_after']}")
+                 for c in data["changes"]]))
+        parts.append(f"apply with: python -m ops set --stack {data['stack']} {data['percent']}")
+    return "\n".join(parts)
+
+
+def status_text(data: Mapping[str, Any]) -> str:
+    """`status`: per shared endpoint, the live and expected weights and stickiness, and the drift."""
+    rows = [(r["alb"], r["priority"], r["key"], weights_text(r["live"]["weights"] if r["live"] else None),
+             r["live"]["stickiness"] if r["live"] else "-", weights_text(r["expected"]["weights"]),
+             r["expected"]["stickiness"], "ok" if not r["drift"] else "DRIFT: " + "; ".join(r["drift"]))
+            for r in data["rules"]]
+    drifted = sum(1 for r in data["rules"] if r["drift"])
+    summary = (f"no drift: all {len(data['rules'])} shared rules match scorerPercent {data['percent']}" if not drifted
+               else f"DRIFT on {drifted} of {len(data['rules'])} shared rules (expected scorerPercent "
+                    f"{data['percent']}); `pulumi up --stack {data['stack']}` restores the config's split")
+    return "\n".join([
+        f"stack {data['stack']} ({data['region']}): live rules vs scorerPercent {data['percent']} in "
+        f"{data['stack_file']}", "",
+        format_table(("LISTENER", "PRIO", "ROUTE", "LIVE [legacy, scorer]", "LIVE STICKY", "EXPECTED", "EXP STICKY",
+                      "STATE"), rows), "", summary])
+
+
+def health_text(data: Mapping[str, Any]) -> str:
+    """`health`: per ALB, legacy and scorer target groups side by side, then the checks and the verdict."""
+    window = data["window"]
+    parts = [f"stack {data['stack']} ({data['region']}): scorerPercent {data['percent']}, window {window['since']} "
+             f"({window['start']} → {window['end']})"]
+    for alb in data["albs"]:
+        rows = [("legacy", entry["target_group"], entry["route"], *_metric_cells(entry["metrics"]))
+                for entry in alb["legacy"]]
+        rows.append(("legacy", f"({len(alb['legacy'])} target groups)", "combined",
+                     *_metric_cells(alb["legacy_combined"])))
+        rows.append(("scorer", alb["scorer_target_group"], "all shared", *_metric_cells(alb["scorer"])))
+        checks = [(c["name"], _value_text(c["value"], c["unit"]),
+                   "-" if c["limit"] is None else ("≥ " if c["unit"] == "count" else "≤ ") +
+                   _value_text(c["limit"], c["unit"]), c["outcome"], c["note"]) for c in alb["checks"]]
+        parts += ["", f"{alb['alb']} ALB ({alb['load_balancer']})",
+                  format_table(("SIDE", "TARGET GROUP", "ROUTE", "REQUESTS", "5XX", "4XX", "LAMBDA ERR", "AVG s",
+                                "P99 s"), rows), "",
+                  format_table(("CHECK", "SCORER", "LIMIT", "RESULT", "NOTE"), checks),
+                  f"{alb['alb']}: {alb['verdict']}"]
+    parts += ["", f"verdict: {data['verdict']} (exit {data['exit_code']})"]
+    return "\n".join(parts)
+
+
+def _metric_cells(m: Mapping[str, Any]) -> tuple[str, ...]:
+    return (count_text(m["requests"]), percent_text(m["ratio_5xx"]), percent_text(m["ratio_4xx"]),
+            percent_text(m["ratio_lambda_errors"]), seconds_text(m["avg_latency"]), seconds_text(m["p99_latency"]))
+
+
+def _value_text(value: float | None, unit: str) -> str:
+    if unit == "ratio":
+        return percent_text(value)
+    if unit == "seconds":
+        return seconds_text(value)
+    return count_text(value)
+
+
+def percent_change_text(data: Mapping[str, Any]) -> str:
+    """`set` / `rollback`: the stack file change and the Pulumi commands to run."""
+    file = data["stack_file_change"]
+    before = "absent (default)" if file["before"] is None else file["before"]
+    if file["written"]:
+        line = f"{file['path']}: scorerPercent {before} → {file['after']}"
+    else:
+        line = f"{file['path']}: scorerPercent already {file['after']}, file unchanged"
+    parts = [line]
+    if file["weights_before"] is not None and file["written"] and data.get("live") is None:
+        parts.append(f"weighted rules after `pulumi up`: weights {weights_text(file['weights_before'])} → "
+                     f"{weights_text(file['weights_after'])}, stickiness {file['stickiness_before']} → "
+                     f"{file['stickiness_after']}")
+    if data.get("live") is not None:
+        parts += ["", f"live rules ({data['live']['region']}):", live_changes_text(data["live"])]
+    parts += ["", "next:"] + [f"  {command}" for command in data["next"]]
+    return "\n".join(parts)
+
+
+def live_changes_text(live: Mapping[str, Any]) -> str:
+    """`rollback --now`: every shared rule, before → after, and what was done to it."""
+    rows = [(c["alb"], c["priority"], c["key"],
+             f"{weights_text(c['before']['weights'])} {c['before']['stickiness']}",
+             f"{weights_text(c['after']['weights'])} {c['after']['stickiness']}", c["action"])
+            for c in live["rules"]]
+    changed = sum(1 for c in live["rules"] if c["action"] == "modified")
+    summary = (f"{changed} rule(s) modified with ModifyRule, {len(live['rules']) - changed} already at [100, 0] "
+               "with stickiness off" if changed else "nothing to change: every shared rule is already at [100, 0] "
+                                                     "with stickiness off")
+    return "\n".join([format_table(("LISTENER", "PRIO", "ROUTE", "BEFORE", "AFTER", "ACTION"), rows), summary])
