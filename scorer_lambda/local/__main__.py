@@ -26,7 +26,8 @@ import psycopg
 from scorer_lambda.app import App
 from scorer_lambda.context import AppContext
 from scorer_lambda.db.connection import Database
-from scorer_lambda.local.seed import DemoSeed, load_schema, seed_demo
+from scorer_lambda.local.demo import DemoSeed, seed_demo
+from scorer_lambda.local.seed import load_schema
 from scorer_lambda.local.server import make_server
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.logs import install_json_logging

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from scorer_lambda.local.seed import DemoSeed, seed_demo
+from scorer_lambda.local.demo import DemoSeed, seed_demo
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Scorer

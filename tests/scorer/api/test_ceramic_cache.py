@@ -13,7 +13,8 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from scorer_lambda.local.seed import DemoSeed, insert_human_points_config
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_human_points_config
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.response import RESPONSE_HEADERS
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from scorer_lambda.local.seed import DemoSeed
+from scorer_lambda.local.demo import DemoSeed
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Reply, bearer, hs256_token

@@ -8,7 +8,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from scorer_lambda.local.seed import DemoSeed, insert_api_key
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_api_key
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.response import JSON_ONLY_HEADERS, RESPONSE_HEADERS
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scorer_lambda import handler as entry
-from scorer_lambda.local.seed import DemoSeed
+from scorer_lambda.local.demo import DemoSeed
 
 from ..harness import alb_event
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 
+from scorer_lambda.local.demo import DemoSeed
 from scorer_lambda.local.seed import (
-    DemoSeed,
     insert_account,
     insert_api_key,
     insert_community,

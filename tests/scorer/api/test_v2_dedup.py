@@ -11,7 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from scorer_lambda.local.seed import DemoSeed, insert_cache_row, insert_link
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_cache_row, insert_link
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Reply, Scorer

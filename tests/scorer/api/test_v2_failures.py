@@ -8,7 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from scorer_lambda.local.seed import DemoSeed, insert_cache_row, insert_community, insert_scorer
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_cache_row, insert_community, insert_scorer
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Scorer

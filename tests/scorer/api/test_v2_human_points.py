@@ -7,13 +7,8 @@ from typing import Any
 
 import psycopg
 
-from scorer_lambda.local.seed import (
-    DemoSeed,
-    insert_address_list,
-    insert_community,
-    insert_human_points_config,
-    insert_scorer,
-)
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_address_list, insert_community, insert_human_points_config, insert_scorer
 from scorer_lambda.local.signing import StampSigner
 
 from ..harness import Scorer

@@ -7,7 +7,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from scorer_lambda.local.seed import DemoSeed, insert_cache_row, insert_community, insert_scorer
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_cache_row, insert_community, insert_scorer
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.response import RESPONSE_HEADERS
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import psycopg
 
+from scorer_lambda.local.demo import DemoSeed
 from scorer_lambda.local.seed import (
-    DemoSeed,
     insert_allow_list,
     insert_cache_row,
     insert_community,

@@ -17,7 +17,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from scorer_lambda.local.seed import DemoSeed, insert_cache_row
+from scorer_lambda.local.demo import DemoSeed
+from scorer_lambda.local.seed import insert_cache_row
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.response import RESPONSE_HEADERS
 

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg import errors
 
+from scorer_lambda.local import demo as demo_data
 from scorer_lambda.local import seed
 from scorer_lambda.local.signing import ED25519_TRUSTED_DID, ETHR_TEST_DID, StampSigner
 
@@ -207,7 +208,7 @@ def test_link_row(db: psycopg.Connection[Any]) -> None:
 
 
 def test_seed_demo_builds_fixture_w(db: psycopg.Connection[Any], signer: StampSigner) -> None:
-    demo = seed.seed_demo(db, signer, now=NOW, pbkdf2_iterations=1000)
+    demo = demo_data.seed_demo(db, signer, now=NOW, pbkdf2_iterations=1000)
     assert (demo.community_id, demo.scorer_id) == (3, 7)
     assert demo.trusted_issuers == (ETHR_TEST_DID, ED25519_TRUSTED_DID)
     assert db.execute("SELECT scorer_id, rule, human_points_program FROM account_community").fetchall() == [
@@ -239,7 +240,7 @@ def test_seed_demo_builds_fixture_w(db: psycopg.Connection[Any], signer: StampSi
 
 
 def test_seed_demo_is_deterministic_given_now(db: psycopg.Connection[Any], signer: StampSigner) -> None:
-    demo = seed.seed_demo(db, signer, now=NOW, pbkdf2_iterations=1000)
+    demo = demo_data.seed_demo(db, signer, now=NOW, pbkdf2_iterations=1000)
     stored = db.execute(
         "SELECT stamp FROM ceramic_cache_ceramiccache WHERE id = %s", (demo.cache_ids[(demo.address_b, "Github")],)
     ).fetchone()
@@ -254,7 +255,7 @@ def test_seed_demo_is_deterministic_given_now(db: psycopg.Connection[Any], signe
 
 
 def test_demo_dates_use_the_contract_dates_while_they_are_ahead() -> None:
-    assert seed.demo_dates(NOW) == (
+    assert demo_data.demo_dates(NOW) == (
         datetime(2026, 11, 21, 13, 49, 56, tzinfo=UTC),
         datetime(2027, 1, 15, 10, 20, 30, 456000, tzinfo=UTC),
         datetime(2027, 3, 1, tzinfo=UTC),
@@ -263,7 +264,7 @@ def test_demo_dates_use_the_contract_dates_while_they_are_ahead() -> None:
 
 def test_demo_dates_move_after_a_late_now() -> None:
     late = datetime(2027, 6, 1, 12, 0, 0, 123456, tzinfo=UTC)
-    issued, short, long = seed.demo_dates(late)
+    issued, short, long = demo_data.demo_dates(late)
     assert issued == datetime(2027, 5, 31, 12, 0, 0, tzinfo=UTC)
     assert late < short < long
     assert short.microsecond == 456000 and long.microsecond == 0
