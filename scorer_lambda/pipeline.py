@@ -52,37 +52,25 @@ class LinksNotSaved(Exception):
         super().__init__(LINKS_NOT_SAVED)
 
 
-@dataclass(frozen=True)
-class ScoringOutcome:
-    score: dict[str, Any]
-    succeeded: bool
-
-
-@dataclass(frozen=True)
-class _Written:
-    plan: DedupPlan
-    result: ScoreResult
-
-
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
-                community: Community, address: str, rows: Sequence[CacheRow], now: datetime) -> ScoringOutcome:
-    """Score ``address`` in ``community`` from its cache rows; scoring failures become an ERROR score (§5.6).
+                community: Community, address: str, rows: Sequence[CacheRow], now: datetime) -> dict[str, Any]:
+    """Score ``address`` in ``community`` from its cache rows and return the ScoreObject (§5.8).
+
+    Scoring failures do not raise: they are stored and returned as an ERROR score (§5.6).
 
     The caller has authenticated, resolved the community, checked its scorer and validated the address.
     Raises ``DatabaseFailure`` for database failures that are not scoring failures.
     """
     try:
         valid = _valid_stamps(settings, verifier, address, rows, now)
-        written = _persist(conn, settings, community=community, address=address, stamps=valid, now=now)
+        result = _persist(conn, settings, community=community, address=address, stamps=valid, now=now)
     except DatabaseFailure:
         raise
     except Exception as exc:
         logger.info("scoring failed", extra={"community_id": community.id, "error_class": type(exc).__name__})
-        return ScoringOutcome(_write_error(conn, community=community, address=address, message=str(exc)), False)
-    result = written.result
-    body = score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
+        return _write_error(conn, community=community, address=address, message=str(exc))
+    return score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
                         expiration=result.expiration, error=None, stamps=result.stamps)
-    return ScoringOutcome(body, True)
 
 
 def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str, rows: Sequence[CacheRow],
@@ -94,7 +82,7 @@ def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str,
 
 
 def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-             stamps: list[Candidate], now: datetime) -> _Written:
+             stamps: list[Candidate], now: datetime) -> ScoreResult:
     """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit)."""
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
@@ -111,21 +99,21 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                 existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
-        written = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
+        result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
                                    hashes=hashes, links_now=existing.result() if existing else [],
                                    passport_id=passport.result(), score_id=score.result(), now=now)
         try:
             tx.commit(conn).result()
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
-        return written
+        return result
     finally:
         tx.ensure_idle(conn)  # any failure above leaves the transaction open: roll it back
 
 
 def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
                      stamps: list[Candidate], hashes: list[str], links_now: list[Link], passport_id: int,
-                     score_id: int, now: datetime) -> _Written:
+                     score_id: int, now: datetime) -> ScoreResult:
     """B3–B7, retried from the dedup savepoint when a link write lost a race (§6.4).
 
     A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). The marker
@@ -141,7 +129,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
                 _write_attempt(conn, settings, check, community=community, address=address, plan=plan,
                                result=result, passport_id=passport_id, score_id=score_id, now=now)
             check.raise_if_lost()
-            return _Written(plan, result)
+            return result
         except (LinkConflict, *_RETRYABLE) as exc:
             logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
         except _CONNECTION_ERRORS as exc:

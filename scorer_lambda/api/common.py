@@ -47,7 +47,7 @@ def load_rows(ctx: AppContext, address: str) -> list[CacheRow]:
 def score(ctx: AppContext, community: Community, address: str, rows: Sequence[CacheRow],
           now: datetime) -> dict[str, Any]:
     return run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
-                       rows=rows, now=now).score
+                       rows=rows, now=now)
 
 
 def stamps_json(stamps: Sequence[CachedStamp]) -> list[dict[str, Any]]:

@@ -26,7 +26,6 @@ from ..errors import (
     response_for_exception,
 )
 from ..models import CacheRow, Community
-from ..pipeline import run_scoring
 from ..request import AlbRequest, InvalidBody
 from ..response import Response
 from ..settings import Settings
@@ -109,9 +108,7 @@ def _score(ctx: AppContext, *, community: Community | None, address: str | None,
         raise ApiError(400, INVALID_ADDRESS)
     if not community.scorer.is_valid:
         raise ApiError(500, GENERIC_ERROR)
-    outcome = run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
-                          rows=rows, now=now)
-    return Response(200, outcome.score)
+    return Response(200, common.score(ctx, community, address, rows, now))
 
 
 def _unexpected(exc: Exception) -> Response:
