@@ -18,6 +18,7 @@ from components.settings import PROJECT_DIR
 from ops.config_commands import plan_command, rollback_file_command, set_command
 from ops.errors import EXIT_AWS, EXIT_CODES_HELP, OpsError, describe_aws_error
 from ops.live_commands import AwsTarget, health_command, rollback_now_command, status_command
+from ops.preflight_command import preflight_command
 from ops.result import PartialFailure, Result
 
 logger = logging.getLogger("ops")
@@ -27,6 +28,7 @@ DESCRIPTION = """Rollout operations for the scorer/legacy weighted routing (READ
 
   plan      routing table and invariants from Pulumi.<stack>.yaml (offline; --percent N to preview a change)
   status    live weights and stickiness of the 8 shared rules, with drift from the stack config
+  preflight before the first deploy: every live rule of both listeners vs the plan (conflict, adopt, shadowed)
   health    CloudWatch: scorer vs legacy target groups per ALB, PASS / FAIL / INSUFFICIENT DATA
   set       change scorerPercent in Pulumi.<stack>.yaml (comments and layout kept) and print the pulumi commands
   rollback  scorerPercent 0 in the stack file; --now also sets every live shared rule to [100, 0], stickiness off"""
@@ -51,7 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     plan = commands.add_parser("plan", parents=[common], help="routing table and invariants (offline)",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     plan.add_argument("--percent", metavar="N", help="show the plan at scorerPercent N instead of the config's")
-    for name, text in (("status", "live weights and drift"), ("health", "scorer vs legacy metrics and verdict")):
+    for name, text in (("status", "live weights and drift"),
+                       ("preflight", "live rules vs the plan before a first deploy"),
+                       ("health", "scorer vs legacy metrics and verdict")):
         sub = commands.add_parser(name, parents=[common, aws], help=text, epilog=EXIT_CODES_HELP,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         if name == "health":
@@ -89,6 +93,8 @@ def run(args: argparse.Namespace) -> Result:
                        args.internal_listener_arn)
     if args.command == "status":
         return status_command(target)
+    if args.command == "preflight":
+        return preflight_command(target)
     if args.command == "health":
         return health_command(target, args.since, until=args.until, min_requests=args.min_requests)
     return rollback_now_command(target)

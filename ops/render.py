@@ -149,3 +149,27 @@ def live_changes_text(live: Mapping[str, Any]) -> str:
                "with stickiness off" if changed else "nothing to change: every shared rule is already at [100, 0] "
                                                      "with stickiness off")
     return "\n".join([format_table(("LISTENER", "PRIO", "ROUTE", "BEFORE", "AFTER", "ACTION"), rows), summary])
+
+
+def preflight_text(data: Mapping[str, Any]) -> str:
+    """`preflight`: per planned rule, its status against the live listeners, what to do, and the ids to import."""
+    rows = []
+    for r in data["rules"]:
+        live = [r["live"]["summary"]] if r["live"] else []
+        live += [("shadowed by " if s["certain"] else "may be shadowed by ") + s["summary"] for s in r["shadowed_by"]]
+        rows.append((r["alb"], r["priority"], r["key"], r["status"].upper(), " | ".join(live) or "-", r["todo"]))
+    counts = data["counts"]
+    live_counts = ", ".join(f"{alb} {n}" for alb, n in data["live_rule_counts"].items())
+    parts = [f"stack {data['stack']} ({data['region']}): {len(data['rules'])} planned rules vs the live listeners "
+             f"({live_counts} rules)", "",
+             format_table(("LISTENER", "PRIO", "ROUTE", "STATUS", "LIVE RULE", "TO DO"), rows)]
+    if data["imports"]:
+        parts += ["", f"to import (routing contract §6.4 Option A; type {data['imports'][0]['type']}):",
+                  format_table(("NAME", "PARENT", "ID (rule ARN)"),
+                               [(i["name"], i["parent"], i["id"]) for i in data["imports"]])]
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+    verdict = ("ready for the first `pulumi up`" + (" once the rules above are imported or removed"
+                                                    if data["imports"] else "") if data["ok"]
+               else "NOT ready: resolve every CONFLICT / SHADOWED / MAY-SHADOW rule first")
+    parts += ["", f"{summary}: {verdict}"]
+    return "\n".join(parts)
