@@ -50,24 +50,21 @@ def list_rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
 
 def target_group_names(elbv2: Any, arns: Iterable[str]) -> dict[str, str]:
     """Target group ARN → name (`DescribeTargetGroups` by ARN, in batches)."""
-    wanted = sorted(set(arns))
-    names: dict[str, str] = {}
-    for start in range(0, len(wanted), _DESCRIBE_TG_BATCH):
-        batch = wanted[start:start + _DESCRIBE_TG_BATCH]
-        for group in elbv2.describe_target_groups(TargetGroupArns=batch)["TargetGroups"]:
-            names[group["TargetGroupArn"]] = group["TargetGroupName"]
-    return names
+    return {g["TargetGroupArn"]: g["TargetGroupName"] for g in _describe_target_groups(elbv2, "TargetGroupArns", arns)}
 
 
 def target_group_arns(elbv2: Any, names: Iterable[str]) -> dict[str, str]:
     """Target group name → ARN (`DescribeTargetGroups` by name, in batches)."""
-    wanted = sorted(set(names))
-    arns: dict[str, str] = {}
+    return {g["TargetGroupName"]: g["TargetGroupArn"] for g in _describe_target_groups(elbv2, "Names", names)}
+
+
+def _describe_target_groups(elbv2: Any, parameter: str, values: Iterable[str]) -> list[dict[str, Any]]:
+    wanted = sorted(set(values))
+    groups: list[dict[str, Any]] = []
     for start in range(0, len(wanted), _DESCRIBE_TG_BATCH):
         batch = wanted[start:start + _DESCRIBE_TG_BATCH]
-        for group in elbv2.describe_target_groups(Names=batch)["TargetGroups"]:
-            arns[group["TargetGroupName"]] = group["TargetGroupArn"]
-    return arns
+        groups.extend(elbv2.describe_target_groups(**{parameter: batch})["TargetGroups"])
+    return groups
 
 
 def modify_rule_actions(elbv2: Any, rule_arn: str, actions: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
