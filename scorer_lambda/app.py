@@ -27,7 +27,6 @@ class App:
         RequestContext.function_request_id = getattr(context, "aws_request_id", None)
         RequestContext.xray_trace_id = request.trace_id
         found = match(request)
-        route_key = found[0].key if found else None
         if found is None:
             response = not_found(request.path)
         else:
@@ -38,7 +37,9 @@ class App:
                 response = response_for_exception(route.surface, exc) or self._unexpected(route.surface, exc)
             finally:
                 self.ctx.db.release()
-        logger.info("request", extra={"route": route_key, "method": request.method, "status": response.status,
+        logger.info("request", extra={"route": found[0].key if found else None,
+                                      "surface": found[0].surface.value if found else None,
+                                      "method": request.method, "status": response.status,
                                       "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
         RequestContext.cold_start = False
         return response.to_alb()

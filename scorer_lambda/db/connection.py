@@ -12,6 +12,8 @@ from . import tx
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
+# Well inside the function's 30 s timeout: an unreachable database answers DB Error instead of a Lambda timeout.
+CONNECT_TIMEOUT_SECONDS = 10
 
 
 class Database:
@@ -26,7 +28,7 @@ class Database:
             if self._conn is not None:
                 logger.warning("database connection lost; reconnecting")
                 self._conn.close()
-            self._conn = psycopg.connect(self._url, autocommit=True)
+            self._conn = psycopg.connect(self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS)
         return self._conn
 
     def first_read(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
