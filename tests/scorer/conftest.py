@@ -6,7 +6,6 @@ test that asks for ``db_url`` gets its own fresh copy of it, dropped afterwards.
 
 from __future__ import annotations
 
-import itertools
 import shutil
 import tempfile
 import warnings
@@ -19,8 +18,7 @@ import pytest
 from scorer_lambda.local.seed import load_schema
 from scorer_lambda.local.signing import StampSigner
 
-TEMPLATE_DB = "scorer_template"
-_db_numbers = itertools.count(1)
+from .databases import TEMPLATE_DB, template_copy
 
 
 @pytest.fixture(scope="session")
@@ -58,14 +56,8 @@ def pg_server() -> Iterator[Any]:
 @pytest.fixture
 def db_url(pg_server: Any) -> Iterator[str]:
     """The URL of a fresh database copied from the schema template; dropped after the test."""
-    name = f"t_{next(_db_numbers)}"
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-    try:
-        yield pg_server.get_uri(name)
-    finally:
-        with psycopg.connect(pg_server.get_uri(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    with template_copy(pg_server) as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,10 +7,9 @@ fixture W keeps the §7.8 dates and bodies stay byte-for-byte comparable on any 
 
 from __future__ import annotations
 
-import itertools
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +21,7 @@ from scorer_lambda.local.seed import insert_cache_row
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.response import RESPONSE_HEADERS
 
-from ..conftest import TEMPLATE_DB
+from ..databases import template_copy
 from ..harness import Reply, Scorer
 
 NOW = datetime(2026, 11, 22, 13, 49, 56, 680383, tzinfo=UTC)
@@ -153,20 +152,9 @@ def without_timestamp(body: Mapping[str, Any]) -> dict[str, Any]:
 
 # --- a database shared by the tests of one module ----------------------------------------------------------------
 
-_module_dbs = itertools.count(1)
-
-
-@contextmanager
-def module_database(pg_server: Any) -> Iterator[str]:
+def module_database(pg_server: Any) -> AbstractContextManager[str]:
     """A fresh database from the schema template for a module whose tests only read after a shared setup."""
-    name = f"v2_module_{next(_module_dbs)}"
-    with psycopg.connect(pg_server.get_uri(), autocommit=True) as admin:
-        admin.execute(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}")
-    try:
-        yield pg_server.get_uri(name)
-    finally:
-        with psycopg.connect(pg_server.get_uri(), autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    return template_copy(pg_server, "v2_module")
 
 
 def trusted_env(trusted: tuple[str, ...], **env: str) -> dict[str, str]:
