@@ -38,10 +38,6 @@ def run(conn: psycopg.Connection[Any], query: str, params: Any,
     return Pending(conn.cursor().execute(query, params), parse)
 
 
-def rowcount(cursor: psycopg.Cursor[Any]) -> int:
-    return cursor.rowcount
-
-
 def nothing(cursor: psycopg.Cursor[Any]) -> None:
     return None
 
