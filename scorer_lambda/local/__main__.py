@@ -49,10 +49,11 @@ def main(argv: list[str] | None = None) -> int:
         try:
             url = server_pg.get_uri()
             demo = _seed(url)
-            app = App(AppContext(settings=parse_settings(_environment(url, demo)), db=Database(url)))
+            settings = parse_settings(_environment(url, demo))
             install_json_logging()
             logging.getLogger().setLevel(logging.WARNING)  # keep the terminal for the examples below
-            http = make_server(app, "127.0.0.1", args.port)
+            # One App per server thread: an App's database connection and verifier are not shared between threads.
+            http = make_server(lambda: App(AppContext(settings=settings, db=Database(url))), "127.0.0.1", args.port)
             base = f"http://127.0.0.1:{http.server_address[1]}"
             if args.self_test:
                 return _self_test(http, base, demo)
