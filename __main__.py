@@ -127,6 +127,7 @@ def main(stack: str | None = None) -> None:
                            zip_hash),
         architecture="arm64", memory_mb=settings.scorer_memory_mb, timeout_s=settings.scorer_timeout_s,
         role_arn=scorer_role.arn, environment=scorer_env, skip_listener_rule=True,
+        reserved_concurrency=settings.scorer_reserved_concurrency,
         targets=[AlbTarget(albs[alb], tg_name) for alb, tg_name in SCORER_TARGET_GROUPS.items()], **common))
 
     target_group_arns = {svc.target_group_names[alb]: tg.arn

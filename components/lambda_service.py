@@ -72,12 +72,15 @@ class LambdaServiceArgs:
     alarm_config: AlarmConfig = DEFAULT_ALARM_CONFIG
     alarm_topic_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    reserved_concurrency: int | None = None  # None: the property is not set (no reservation)
 
     def __post_init__(self) -> None:
         if not 128 <= self.memory_mb <= 10240:
             raise ValueError(f"memory_mb must be 128..10240, got {self.memory_mb}")
         if not 1 <= self.timeout_s <= 900:
             raise ValueError(f"timeout_s must be 1..900, got {self.timeout_s}")
+        if self.reserved_concurrency is not None and not 1 <= self.reserved_concurrency <= 10_000:
+            raise ValueError(f"reserved_concurrency must be None or 1..10000, got {self.reserved_concurrency}")
         if not self.targets:
             raise ValueError("a LambdaService needs at least one ALB target")
         if len({t.alb.key for t in self.targets}) != len(self.targets):
@@ -109,6 +112,7 @@ class LambdaService(pulumi.ComponentResource):
                                                  security_group_ids=args.security_group_ids),
                                              environment=aws.lambda_.FunctionEnvironmentArgs(
                                                  variables=dict(args.environment)),
+                                             reserved_concurrent_executions=args.reserved_concurrency,
                                              tags=dict(args.tags), opts=child, **_package_args(args.package))
         self.target_groups, self.target_group_names, self.attachments, self.alarm_names = {}, {}, [], []
         actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []

@@ -34,14 +34,16 @@ from components.inventory import (
 from components.stack_files import PROJECT, PROJECT_DIR, StackFile, load_stack_file, stack_file_path
 
 __all__ = [
-    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "PROJECT", "PROJECT_DIR", "SCORER_PERCENT_KEY",
-    "Settings", "SettingsError", "StackFile", "default_scorer_percent", "env_value", "legacy_environment",
-    "load_stack_file", "load_stack_settings", "parse_scorer_percent", "parse_settings", "scorer_environment",
-    "stack_file_path",
+    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY", "PROJECT", "PROJECT_DIR",
+    "RESERVED_CONCURRENCY_KEY", "SCORER_PERCENT_KEY", "Settings", "SettingsError", "StackFile",
+    "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file", "load_stack_settings",
+    "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
 ]
 
 SCORER_PERCENT_KEY = "scorerPercent"
 DATABASE_URL_KEY = "scorerDatabaseUrl"  # the only secret key; read with config.get_secret
+RESERVED_CONCURRENCY_KEY = "scorerReservedConcurrency"
+MAX_RESERVED_CONCURRENCY = 10_000  # sanity bound, far above any account's concurrency quota
 DEFAULT_SCORER_PERCENT: Mapping[str, int] = {"staging": 100, "review": 100, "production": 0}
 OTHER_STACK_SCORER_PERCENT = 0
 PRODUCTION_STACK = "production"
@@ -51,7 +53,8 @@ KNOWN_KEYS = (
     "lambdaSecurityGroupId", "legacyImageUri", "registryTargetGroupName", "legacyFunctions", "legacyEnv",
     "legacyExtraPolicyArns", "scorerSecretArn", "scorerSecretKmsKeyArn", "scorerEnv", "scorerMemoryMb",
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
-    "alarms", "rolloutHealth",  # rolloutHealth: gating thresholds of `python -m ops health`, not used here
+    "alarms", "scorerReservedConcurrency",
+    "rolloutHealth",  # rolloutHealth: gating thresholds of `python -m ops health`, not used here
 )
 
 _ARN = {
@@ -92,6 +95,7 @@ class Settings:
     scorer_env: Mapping[str, str] = field(default_factory=dict)
     scorer_memory_mb: int = 256
     scorer_timeout_s: int = 30
+    scorer_reserved_concurrency: int | None = None  # None: no reservation (the function uses the unreserved pool)
     scorer_handler: str = "scorer_lambda.handler.handler"
     scorer_zip_path: str = "dist/scorer_lambda.zip"
     v2_host_headers: tuple[str, ...] = ("*.passport.xyz",)
@@ -152,6 +156,12 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
     for host in hosts:
         if not isinstance(host, str) or not _HOST_PATTERN.match(host):
             p.problem(f"v2HostHeaders: {host!r} is not a host pattern (letters, digits, '-', '.', '*', '?')")
+    secret_arn = p.arn("scorerSecretArn", "secret", required=True)
+    kms_key_arn = p.arn("scorerSecretKmsKeyArn", "kms")
+    if secret_arn and kms_key_arn and _ARN["secret"].match(secret_arn) and _ARN["kms"].match(kms_key_arn) \
+            and _arn_region(kms_key_arn) != _arn_region(secret_arn):
+        p.problem(f"scorerSecretKmsKeyArn must be in the region of scorerSecretArn ({_arn_region(secret_arn)}): "
+                  f"Secrets Manager only uses a KMS key of its own region, got {kms_key_arn!r}")
     settings = Settings(
         stack=stack,
         scorer_percent=percent,
@@ -161,16 +171,17 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
         core_infra_stack=core,
         lambda_security_group_id=p.matching("lambdaSecurityGroupId", r"sg-[0-9a-f]{8,17}"),
         legacy_image_uri=p.matching("legacyImageUri", r"\S+/\S+(:[\w.-]+|@sha256:[0-9a-f]{64})"),
-        scorer_secret_arn=p.arn("scorerSecretArn", "secret", required=True) or "",
+        scorer_secret_arn=secret_arn or "",
         registry_target_group_name=p.tg_name("registryTargetGroupName", "scorer-api-reg"),
         legacy_functions=p.legacy_functions(),
         legacy_env=p.env("legacyEnv", reserved=PROGRAM_ENV),
         legacy_extra_policy_arns=p.policy_arns("legacyExtraPolicyArns"),
-        scorer_secret_kms_key_arn=p.arn("scorerSecretKmsKeyArn", "kms"),
+        scorer_secret_kms_key_arn=kms_key_arn,
         has_database_url=has_database_url,
         scorer_env=p.env("scorerEnv", reserved=PROGRAM_ENV),
         scorer_memory_mb=p.integer("scorerMemoryMb", 256, 128, 10240),
         scorer_timeout_s=p.integer("scorerTimeoutSeconds", 30, 1, 900),
+        scorer_reserved_concurrency=p.reserved_concurrency(RESERVED_CONCURRENCY_KEY),
         scorer_handler=p.matching("scorerHandler", _HANDLER.pattern, "scorer_lambda.handler.handler"),
         scorer_zip_path=p.relative_path("scorerZipPath", "dist/scorer_lambda.zip"),
         v2_host_headers=hosts,
@@ -186,6 +197,11 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
     if p.problems:
         raise SettingsError(f"invalid config for stack '{stack}':\n  " + "\n  ".join(p.problems))
     return settings
+
+
+def _arn_region(arn: str) -> str:
+    """The region field of an ARN (`arn:partition:service:region:account:resource`)."""
+    return arn.split(":", 5)[3]
 
 
 def scorer_environment(settings: Settings) -> dict[str, str]:
@@ -270,14 +286,33 @@ class _Parser:
         return value
 
     def integer(self, key: str, default: int, low: int, high: int) -> int:
+        value = self.optional_integer(key, low, high)
+        return default if value is None else value
+
+    def optional_integer(self, key: str, low: int, high: int) -> int | None:
+        """The integer value of `key` in low..high; None if the key is absent or (after a problem) invalid."""
         value = self.raw.get(key)
         if value is None:
-            return default
+            return None
         text = value.strip() if isinstance(value, str) else ""
         if not re.fullmatch(r"[0-9]{1,7}", text) or not low <= int(text) <= high:
             self.problem(f"{key} for stack '{self.stack}' must be an integer from {low} to {high}, got {value!r}")
-            return default
+            return None
         return int(text)
+
+    def reserved_concurrency(self, key: str) -> int | None:
+        """Reserved concurrency 1..MAX_RESERVED_CONCURRENCY, or None (absent: no reservation).
+
+        0 is refused: it would throttle every invocation of the function while the ALB still sends it traffic.
+        """
+        value = self.raw.get(key)
+        text = value.strip() if isinstance(value, str) else None
+        if text and re.fullmatch(r"[0-9]{1,7}", text) and int(text) == 0:
+            self.problem(f"{key} for stack '{self.stack}' must not be 0, got {value!r}: a reservation of 0 throttles "
+                         f"every request to the scorer; roll back with {SCORER_PERCENT_KEY}: 0, or remove the key for "
+                         "no reservation")
+            return None
+        return self.optional_integer(key, 1, MAX_RESERVED_CONCURRENCY)
 
     def json(self, key: str, kind: type, default: Any) -> Any:
         value = self.raw.get(key)

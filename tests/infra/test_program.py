@@ -12,6 +12,7 @@ import pulumi
 import pytest
 
 from components.inventory import LEGACY_FUNCTIONS, ROUTES, SCORER_TARGET_GROUPS, alb_arn_suffix
+from components.lambda_service import AlbRef, AlbTarget, ImagePackage, LambdaServiceArgs
 from components.routing import PlannedRule, PlannedTarget, Stickiness, find_shadowed, plan_rules, routing_table
 from components.settings import load_stack_settings, parse_settings
 
@@ -338,10 +339,12 @@ STAGING_EXTRAS = {"scorerSecretKmsKeyArn": KMS_KEY, "legacyExtraPolicyArns": jso
 
 def test_kms_key_and_extra_policies(program_run):
     run = program_run("staging", **STAGING_EXTRAS)
-    scorer_policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy",
-                                         "scorer-lambda-role-secret-read").inputs["policy"])
-    assert scorer_policy["Statement"][1] == {"Sid": "DecryptScorerSecret", "Effect": "Allow",
-                                             "Action": "kms:Decrypt", "Resource": KMS_KEY}
+    for role in ("legacy-lambda-role", "scorer-lambda-role"):
+        policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", f"{role}-secret-read").inputs["policy"])
+        assert [s["Sid"] for s in policy["Statement"]] == ["ReadScorerSecret", "DecryptScorerSecret"], role
+        assert policy["Statement"][1] == {
+            "Sid": "DecryptScorerSecret", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": KMS_KEY,
+            "Condition": {"StringEquals": {"kms:ViaService": "secretsmanager.us-west-2.amazonaws.com"}}}, role
     extra_attachment = run.named("aws:iam/rolePolicyAttachment:RolePolicyAttachment",
                                  "legacy-lambda-role-extra-legacy-s3-read")
     assert extra_attachment.inputs["policyArn"] == EXTRA_POLICY
@@ -379,3 +382,62 @@ def test_core_infra_stack_without_the_output_fails_naming_it(program_module, moc
     with pytest.raises(pulumi.RunError, match=r"^core infrastructure stack organization/core-infra/staging has no "
                                               r"output 'privateAlbHttpListenerArn'$"):
         pulumi.runtime.test(program)()
+
+
+def test_kms_via_service_region_comes_from_the_key_arn(program_run):
+    secret = "arn:aws:secretsmanager:eu-central-1:000000000000:secret:scorer-secret-EuEuEu"
+    key = "arn:aws:kms:eu-central-1:000000000000:key/11111111-1111-1111-1111-111111111111"
+    run = program_run("staging", scorerSecretArn=secret, scorerSecretKmsKeyArn=key)
+    for role in ("legacy-lambda-role", "scorer-lambda-role"):
+        policy = json.loads(run.named("aws:iam/rolePolicy:RolePolicy", f"{role}-secret-read").inputs["policy"])
+        decrypt = next(s for s in policy["Statement"] if s["Action"] == "kms:Decrypt")
+        assert decrypt["Resource"] == key, role
+        assert decrypt["Condition"] == {"StringEquals": {"kms:ViaService": "secretsmanager.eu-central-1.amazonaws.com"}}
+
+
+def test_no_kms_statement_without_a_key(program_run):
+    run = program_run("staging", scorerSecretKmsKeyArn=None)
+    policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        assert [s["Action"] for s in statements] == ["secretsmanager:GetSecretValue"], policy.name
+        assert "kms" not in policy.inputs["policy"], policy.name
+
+
+RESERVED = "reservedConcurrentExecutions"
+
+
+def test_reserved_concurrency_reaches_only_the_scorer_function(program_run):
+    run = program_run("production", scorerReservedConcurrency="150")
+    functions = {f.name: f.inputs for f in run.of_type(FUNCTION_TYPE)}
+    assert int(functions.pop("passport-v2-scorer")[RESERVED]) == 150
+    assert sorted(functions) == sorted(LEGACY_FUNCTIONS), "all ten legacy functions are registered"
+    assert [name for name, inputs in functions.items() if RESERVED in inputs] == [], "legacy functions never get it"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_reserved_concurrency_without_the_key(program_run, stack):
+    functions = program_run(stack).of_type(FUNCTION_TYPE)
+    assert len(functions) == 11
+    assert [f.name for f in functions if RESERVED in f.inputs] == [], f"{stack}: an absent key sets no reservation"
+
+
+@pytest.mark.parametrize("bad", ["-1", "0", "abc", "1.5", "10001"])
+def test_bad_reserved_concurrency_fails_the_program_before_any_registration(run_stack, mocks, bad):
+    with pytest.raises(pulumi.RunError) as excinfo:
+        run_stack("production", stack_config("production", scorerReservedConcurrency=bad))
+    message = str(excinfo.value)
+    assert "scorerReservedConcurrency for stack 'production'" in message and f"got {bad!r}" in message, message
+    assert mocks.resources == [], "validation must run before the first registration"
+
+
+@pytest.mark.parametrize("value", [0, -1, 10_001])
+def test_lambda_service_args_refuse_an_invalid_reservation(value):
+    common = {"package": ImagePackage("x/y:1", "h.handler"), "architecture": "x86_64", "memory_mb": 256,
+              "timeout_s": 30, "role_arn": "role", "subnet_ids": [], "security_group_ids": [],
+              "targets": [AlbTarget(AlbRef("public", "listener", "app/x/1"), "tg")], "skip_listener_rule": True}
+    assert LambdaServiceArgs(**common, reserved_concurrency=5).reserved_concurrency == 5
+    assert LambdaServiceArgs(**common).reserved_concurrency is None
+    with pytest.raises(ValueError, match=f"reserved_concurrency must be None or 1..10000, got {value}"):
+        LambdaServiceArgs(**common, reserved_concurrency=value)

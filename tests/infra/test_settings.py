@@ -119,6 +119,8 @@ def test_plain_database_url_is_refused():
     ("alarms", '{"overrides": {"l-nope": {}}}', "l-nope"),
     ("alarms", '{"defaults": {"target5xx": {"burst": {"datapoints": 9}}}}', "must not exceed evaluationPeriods"),
     ("alarms", '{"defaults": {"responseTime": {"sustain": {"period": 3600}}}}', "86400"),
+    ("scorerSecretKmsKeyArn", "arn:aws:kms:eu-west-1:000000000000:key/00000000-0000-0000-0000-000000000000",
+     "scorerSecretKmsKeyArn must be in the region of scorerSecretArn (us-west-2)"),
 ])
 def test_invalid_config_values_are_rejected_by_name(key, value, fragment):
     with pytest.raises(SettingsError) as excinfo:
@@ -195,3 +197,58 @@ def test_with_percent_validates():
     assert settings.with_percent(25).scorer_percent == 25
     with pytest.raises(ValueError, match="scorerPercent"):
         settings.with_percent(101)
+
+
+@pytest.mark.parametrize(("raw", "expected"), [("1", 1), ("100", 100), (" 250 ", 250), ("0050", 50), ("10000", 10000)])
+def test_reserved_concurrency_accepted_values(raw, expected):
+    settings = parse_settings(stack_config("production", scorerReservedConcurrency=raw), "production")
+    assert settings.scorer_reserved_concurrency == expected
+    assert settings.unknown_keys == (), "scorerReservedConcurrency is a known key"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_reserved_concurrency_absent_means_no_reservation(stack):
+    assert "scorerReservedConcurrency" not in stack_config(stack), f"Pulumi.{stack}.yaml only documents the key"
+    assert load_stack_settings(stack, ROOT).scorer_reserved_concurrency is None
+
+
+@pytest.mark.parametrize("raw", ["-1", "abc", "1.5", "10001", "1000000", "1e3", "", " ", "true", "٥", "+5"])
+def test_reserved_concurrency_rejected_values_name_key_stack_and_value(raw):
+    with pytest.raises(SettingsError) as excinfo:
+        parse_settings(stack_config("production", scorerReservedConcurrency=raw), "production")
+    assert (f"scorerReservedConcurrency for stack 'production' must be an integer from 1 to 10000, got {raw!r}"
+            in str(excinfo.value)), str(excinfo.value)
+
+
+@pytest.mark.parametrize("raw", ["0", "00", " 0 "])
+def test_reserved_concurrency_zero_is_refused_pointing_to_scorer_percent(raw):
+    with pytest.raises(SettingsError) as excinfo:
+        parse_settings(stack_config("production", scorerReservedConcurrency=raw), "production")
+    message = str(excinfo.value)
+    assert f"scorerReservedConcurrency for stack 'production' must not be 0, got {raw!r}" in message, message
+    assert "roll back with scorerPercent: 0" in message, message
+    assert "must be an integer from 1 to 10000" not in message, "one problem per bad value"
+
+
+RESERVED_EXAMPLE = "  # passport-scorer-lambdas:scorerReservedConcurrency: 100\n"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_files_document_reserved_concurrency_as_a_comment(stack):
+    assert RESERVED_EXAMPLE in (ROOT / f"Pulumi.{stack}.yaml").read_text(), f"Pulumi.{stack}.yaml"
+
+
+@pytest.mark.parametrize(("yaml_value", "expected"), [("100", 100), ("-1", None), ("0", None), ("1.5", None),
+                                                      ("abc", None), ("10001", None)])
+def test_reserved_concurrency_in_a_stack_file(tmp_path, yaml_value, expected):
+    text = (ROOT / "Pulumi.production.yaml").read_text()
+    line = f"  passport-scorer-lambdas:scorerReservedConcurrency: {yaml_value}\n"
+    (tmp_path / "Pulumi.production.yaml").write_text(text.replace(RESERVED_EXAMPLE, line))
+    if expected is not None:
+        settings = load_stack_settings("production", tmp_path)
+        assert settings.scorer_reserved_concurrency == expected and settings.unknown_keys == ()
+        return
+    with pytest.raises(SettingsError) as excinfo:
+        load_stack_settings("production", tmp_path)
+    assert "scorerReservedConcurrency for stack 'production'" in str(excinfo.value)
+    assert repr(yaml_value) in str(excinfo.value), str(excinfo.value)
