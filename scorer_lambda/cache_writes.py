@@ -42,6 +42,7 @@ def write_cache(conn: psycopg.Connection[Any], change: CacheWrite, *, now: datet
     try:
         with conn.pipeline():
             tx.begin(conn)
+            tx.bound_lock_waits(conn)
             stamp_cache.lock_address(conn, address=change.address)
             deleted = (stamp_cache.soft_delete_stamps(conn, address=change.address,
                                                       providers=change.delete_providers, now=now,

@@ -67,22 +67,30 @@ class DatabaseFailure(Exception):
         self.cause = cause
 
 
-def error_response(surface: Surface, status: int, message: str) -> Response:
+def error_response(surface: Surface, status: int, message: str, cause: BaseException | None = None) -> Response:
     key = "detail" if surface is Surface.EMBED else "error"
-    return Response(status, {key: message}, dict(RESPONSE_HEADERS))
+    return Response(status, {key: message}, dict(RESPONSE_HEADERS), cause=cause)
 
 
-def default_error(surface: Surface) -> Response:
+def default_error(surface: Surface, cause: BaseException | None = None) -> Response:
     """Unexpected failures: 500 on the V2 surface, 400 on the ceramic and embed surfaces (§2.4)."""
-    return error_response(surface, 500 if surface is Surface.V2 else 400, GENERIC_ERROR)
+    return error_response(surface, 500 if surface is Surface.V2 else 400, GENERIC_ERROR, cause)
 
 
 def response_for_exception(surface: Surface, exc: BaseException) -> Response | None:
     """The response for an expected error type, or None when the caller must log and use the default."""
     if isinstance(exc, ApiError):
-        return error_response(surface, exc.status, exc.message)
+        return error_response(surface, exc.status, exc.message, exc)
     cause = exc.cause if isinstance(exc, DatabaseFailure) else exc
     name = db_error_class_name(cause)
     if name is not None:
-        return error_response(surface, 500, f"DB Error: {name}")
+        return error_response(surface, 500, f"DB Error: {name}", cause)
     return None
+
+
+def failure_fields(cause: BaseException | None) -> dict[str, str | None]:
+    """The log fields of a failed request: the exception's class and, for database errors, the SQLSTATE (never the
+    message, which may carry SQL values)."""
+    if cause is None:
+        return {}
+    return {"error_class": type(cause).__name__, "sqlstate": getattr(cause, "sqlstate", None)}

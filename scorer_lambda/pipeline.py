@@ -1,8 +1,12 @@
 """One scoring run: phase A checks, then phase B in one transaction (scoring contract §5, §6, §7, §8).
 
-Round trips (pipeline mode, explicit transaction statements): one for BEGIN, B1/B2, the nullifier locks, the savepoint
-and the link read; one for every write of a dedup attempt (B3–B7) with its checks; one for COMMIT. A lost race rolls
-back to the savepoint, re-reads the links and tries again.
+Round trips (pipeline mode, explicit transaction statements): one for BEGIN, B1/B2, the re-read of the cache rows,
+the nullifier locks, the savepoint and the link read; one for every write of a dedup attempt (B3–B7) with its checks;
+one for COMMIT. A lost race rolls back to the savepoint, re-reads the links and tries again.
+
+Production rules (production contract P1.4, P5): only failures of the data become an ERROR score; operational
+database faults answer ``DB Error``. A run whose cache rows were replaced between phase A and the passport lock
+starts again from the current rows, so the stored score follows a serial order of the address's cache writes.
 """
 
 from __future__ import annotations
@@ -17,8 +21,10 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from .db import tx
+from .db.failures import is_data_failure
 from .db.pending import Pending
-from .db.queries import events, human_points, links, registry_stamps, scores
+from .db.queries import events, human_points, links, registry_stamps, scores, stamp_cache
+from .db.queries.cache_snapshot import snapshot
 from .domain import human_points as points_domain
 from .domain.credentials import select_candidates, stamps_to_verify
 from .domain.dedup import DedupPlan, all_nullifiers, plan_dedup
@@ -33,10 +39,11 @@ from .verify import SignatureVerifier
 logger = logging.getLogger(__name__)
 
 MAX_DEDUP_ATTEMPTS = 5
+MAX_SNAPSHOT_ATTEMPTS = 3
 _DEDUP_SAVEPOINT = "dedup"
 LINKS_NOT_SAVED = "Failed to save HashScorerLinks"
-_RETRYABLE = (pg_errors.UniqueViolation, pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
-_CONNECTION_ERRORS = (psycopg.OperationalError, psycopg.InterfaceError)
+_LOST_RACE = (pg_errors.UniqueViolation,)
+_TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
 
 
 class LinkConflict(Exception):
@@ -52,6 +59,17 @@ class LinksNotSaved(Exception):
         super().__init__(LINKS_NOT_SAVED)
 
 
+class CacheRowsKeptChanging(pg_errors.SerializationFailure):
+    """The address's cache rows changed under every attempt of a run: an operational fault, never a score."""
+
+
+@dataclass(frozen=True)
+class _RowsChanged:
+    """Phase B found other live cache rows than phase A scored; the run starts again from ``rows``."""
+
+    rows: list[CacheRow]
+
+
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
                 community: Community, address: str, rows: Sequence[CacheRow], now: datetime) -> dict[str, Any]:
     """Score ``address`` in ``community`` from its cache rows and return the ScoreObject (§5.8).
@@ -61,16 +79,39 @@ def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: Sig
     The caller has authenticated, resolved the community, checked its scorer and validated the address.
     Raises ``DatabaseFailure`` for database failures that are not scoring failures.
     """
+    for _ in range(MAX_SNAPSHOT_ATTEMPTS):
+        outcome = _run_once(conn, settings, verifier, community=community, address=address, rows=rows, now=now)
+        if not isinstance(outcome, _RowsChanged):
+            return outcome
+        logger.info("cache rows changed during the run; scoring the current rows", extra={"community_id": community.id})
+        rows = outcome.rows
+    raise DatabaseFailure(CacheRowsKeptChanging("the address's cache rows changed during every scoring attempt"))
+
+
+def _run_once(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *, community: Community,
+              address: str, rows: Sequence[CacheRow], now: datetime) -> dict[str, Any] | _RowsChanged:
     try:
         valid = _valid_stamps(settings, verifier, address, rows, now)
-        result = _persist(conn, settings, community=community, address=address, stamps=valid, now=now)
+        result = _persist(conn, settings, community=community, address=address, scored_rows=rows, stamps=valid,
+                          now=now)
     except DatabaseFailure:
         raise
+    except psycopg.Error as exc:  # a statement outside the classified steps: only data failures become scores
+        if not is_data_failure(exc):
+            raise DatabaseFailure(exc) from exc
+        return _fail(conn, community=community, address=address, scored_rows=rows, exc=exc)
     except Exception as exc:
-        logger.info("scoring failed", extra={"community_id": community.id, "error_class": type(exc).__name__})
-        return _write_error(conn, community=community, address=address, message=str(exc))
+        return _fail(conn, community=community, address=address, scored_rows=rows, exc=exc)
+    if isinstance(result, _RowsChanged):
+        return result
     return score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
                         expiration=result.expiration, error=None, stamps=result.stamps)
+
+
+def _fail(conn: psycopg.Connection[Any], *, community: Community, address: str, scored_rows: Sequence[CacheRow],
+          exc: Exception) -> dict[str, Any] | _RowsChanged:
+    logger.info("scoring failed", extra={"community_id": community.id, "error_class": type(exc).__name__})
+    return _write_error(conn, community=community, address=address, scored_rows=scored_rows, message=str(exc))
 
 
 def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str, rows: Sequence[CacheRow],
@@ -82,15 +123,17 @@ def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str,
 
 
 def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-             stamps: list[Candidate], now: datetime) -> ScoreResult:
+             scored_rows: Sequence[CacheRow], stamps: list[Candidate], now: datetime) -> ScoreResult | _RowsChanged:
     """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit)."""
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
         try:
             with conn.pipeline():
                 tx.begin(conn)
+                tx.bound_lock_waits(conn)
                 scores.insert_passport(conn, address=address, community_id=community.id)
                 passport = scores.lock_passport(conn, address=address, community_id=community.id)
+                current = stamp_cache.load_cache_rows(conn, address=address)  # read under the passport lock (P5)
                 scores.insert_score(conn, address=address, community_id=community.id)
                 score = scores.get_score_id(conn, address=address, community_id=community.id)
                 if hashes:
@@ -99,6 +142,9 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                 existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
+        rows_now = current.result()
+        if snapshot(rows_now) != snapshot(scored_rows):
+            return _RowsChanged(rows_now)  # the finally block rolls the transaction back
         result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
                                    hashes=hashes, links_now=existing.result() if existing else [],
                                    passport_id=passport.result(), score_id=score.result(), now=now)
@@ -120,6 +166,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
     queued between them tells which side of it the failure happened on.
     """
     weights = effective_weights(community.scorer.weights, community.weight_overlay)
+    transient: psycopg.Error | None = None
     for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
         plan = plan_dedup(stamps, links_now, address=address, now=now, multi_nullifier=settings.multi_nullifier)
         result = compute_score(plan.kept, plan.clashing, weights, community.scorer.threshold)
@@ -130,13 +177,15 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
                                result=result, passport_id=passport_id, score_id=score_id, now=now)
             check.raise_if_lost()
             return result
-        except (LinkConflict, *_RETRYABLE) as exc:
+        except (LinkConflict, *_LOST_RACE) as exc:
             logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
-        except _CONNECTION_ERRORS as exc:
-            raise DatabaseFailure(exc) from exc
+            transient = None
+        except _TRANSIENT as exc:
+            logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
+            transient = exc
         except psycopg.Error as exc:
-            if check.reached_b7():
-                raise DatabaseFailure(exc) from exc
+            if check.reached_b7() or not is_data_failure(exc):
+                raise DatabaseFailure(exc) from exc  # B7, or an operational fault: never stored as a score (P1.4)
             raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
         try:
             with conn.pipeline():
@@ -145,6 +194,8 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
         links_now = reread.result() if reread else []
+    if transient is not None:  # deadlocks or serialization failures beyond the retries are faults, not data (P1.4)
+        raise DatabaseFailure(transient)
     raise LinksNotSaved()
 
 
@@ -217,21 +268,32 @@ def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, co
                                     awards=points_domain.list_awards(settings.human_points_mta_enabled))
 
 
-def _write_error(conn: psycopg.Connection[Any], *, community: Community, address: str, message: str) -> dict[str, Any]:
-    """§5.6: a new transaction that upserts passport and score rows and stores the ERROR state (one round trip)."""
+def _write_error(conn: psycopg.Connection[Any], *, community: Community, address: str,
+                 scored_rows: Sequence[CacheRow], message: str) -> dict[str, Any] | _RowsChanged:
+    """§5.6: a new transaction that upserts passport and score rows and stores the ERROR state (one round trip).
+
+    The ERROR state is written only if the live cache rows are still those that failed (P5); otherwise the run
+    starts again from the current rows.
+    """
     try:
         with conn.pipeline():
             tx.begin(conn)
+            tx.bound_lock_waits(conn)
             scores.insert_passport(conn, address=address, community_id=community.id)
             scores.lock_passport(conn, address=address, community_id=community.id)
             scores.insert_score(conn, address=address, community_id=community.id)
-            row = scores.update_score_error(conn, address=address, community_id=community.id, message=message)
+            current = stamp_cache.load_cache_rows(conn, address=address)
+            row = scores.update_score_error(conn, address=address, community_id=community.id, message=message,
+                                            scored_rows=scored_rows)
             tx.commit(conn)
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
     finally:
         tx.ensure_idle(conn)
     stored = row.result()
+    rows_now = current.result()
+    if stored is None and snapshot(rows_now) != snapshot(scored_rows):
+        return _RowsChanged(rows_now)
     return score_object(address=address, evidence=stored.evidence if stored else None,
                         last_score_timestamp=stored.last_score_timestamp if stored else None,
                         expiration=stored.expiration_date if stored else None, error=message,

@@ -28,6 +28,8 @@ class Response:
     status: int
     body: Any
     headers: dict[str, str] = field(default_factory=lambda: dict(RESPONSE_HEADERS))
+    # The exception an error response stands for, so the request log line can name it (production contract P7).
+    cause: BaseException | None = field(default=None, compare=False, repr=False)
 
     @property
     def body_text(self) -> str:

@@ -1,4 +1,5 @@
-"""Signature verification with didkit, concurrent per request and memoised per process (scoring contract §5.4)."""
+"""Signature verification with didkit, concurrent per request, bounded in time and memoised per process (scoring
+contract §5.4, production contract P2.3, P6)."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from typing import Any
 
 _OPTIONS = '{"proofPurpose":"assertionMethod"}'
 _CACHE_SIZE = 4096
+# P2.3: one request's verification costs at most about a second; what is still running then counts as invalid.
+VERIFY_DEADLINE_SECONDS = 1.0
 
 
 class SignatureVerifier:
     """Verifies credentials with didkit on one event loop kept for the life of the process.
 
-    A credential's validity depends only on its content, so results are memoised by a digest of the JSON
-    (bounded LRU): a warm Lambda re-scoring the same address skips the signature work.
+    Only valid verdicts are memoised, by a digest of the JSON (bounded LRU): a valid signature stays valid, while an
+    invalid verdict may depend on the clock (a proof ``created`` a few seconds in the future) or on the deadline
+    (P6). A warm Lambda re-scoring the same address skips the signature work of its valid stamps.
     """
 
-    def __init__(self, cache_size: int = _CACHE_SIZE) -> None:
+    def __init__(self, cache_size: int = _CACHE_SIZE, deadline_seconds: float = VERIFY_DEADLINE_SECONDS) -> None:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._cache: OrderedDict[bytes, bool] = OrderedDict()
         self._cache_size = cache_size
+        self._deadline_seconds = deadline_seconds
 
     def verify_all(self, credentials: Sequence[Any]) -> list[bool]:
         """Validity of each credential, in order; every stamp of a request is verified concurrently."""
@@ -32,10 +37,12 @@ class SignatureVerifier:
         known = {key: self._recall(key) for key in keys if key in self._cache}
         pending = [i for i, key in enumerate(keys) if key not in known]
         if pending:
-            results = self._event_loop().run_until_complete(_verify_many([documents[i] for i in pending]))
+            results = self._event_loop().run_until_complete(
+                _verify_many([documents[i] for i in pending], self._deadline_seconds))
             for i, valid in zip(pending, results, strict=True):
                 known[keys[i]] = valid
-                self._remember(keys[i], valid)
+                if valid:
+                    self._remember(keys[i], valid)
         return [known[key] for key in keys]
 
     def _event_loop(self) -> asyncio.AbstractEventLoop:
@@ -56,9 +63,13 @@ class SignatureVerifier:
         return self._cache[key]
 
 
-async def _verify_many(documents: list[str]) -> list[bool]:
-    # gather inside the running loop, so every future belongs to this verifier's loop
-    return list(await asyncio.gather(*(_verify_one(document) for document in documents)))
+async def _verify_many(documents: list[str], deadline_seconds: float) -> list[bool]:
+    # tasks of the running loop, so every future belongs to this verifier's loop
+    tasks = [asyncio.ensure_future(_verify_one(document)) for document in documents]
+    _, late = await asyncio.wait(tasks, timeout=deadline_seconds)
+    for task in late:
+        task.cancel()  # the native verification may still finish in its own thread; its verdict is ignored
+    return [task.result() if task not in late else False for task in tasks]
 
 
 async def _verify_one(document: str) -> bool:

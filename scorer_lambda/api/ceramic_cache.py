@@ -154,7 +154,8 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
         try:
             rows = common.load_rows(ctx, address)
             return Response(200, common.score(ctx, community, address, rows, now))
-        except (DatabaseFailure, psycopg.Error):
+        except (DatabaseFailure, psycopg.Error) as exc:
+            ctx.db.note_failure(exc)
             raise ApiError(400, UNABLE_TO_GET_SCORE) from None
     return Response(200, _stored_score(address, stored, points if community.human_points_program else None))
 
@@ -189,7 +190,8 @@ def get_weights(ctx: AppContext, request: AlbRequest, params: dict[str, str]) ->
         return Response(200, cached[1])
     try:
         community = common.load_community(ctx, community_id)
-    except (DatabaseFailure, psycopg.Error):
+    except (DatabaseFailure, psycopg.Error) as exc:
+        ctx.db.note_failure(exc)
         raise failure from None
     if community is None or not community.scorer.is_valid:
         raise failure

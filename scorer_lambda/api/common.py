@@ -67,4 +67,5 @@ def upgrade_key_hash(ctx: AppContext, key_id: str, hashed: str) -> None:
     try:
         api_keys.update_key_sha256(ctx.db.connection(), key_id=key_id, hashed_key_sha256=hashed)
     except psycopg.Error as exc:
+        ctx.db.note_failure(exc)
         logger.warning("api key hash upgrade failed", extra={"error_class": type(exc).__name__})

@@ -88,9 +88,10 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
     try:
         payload = request.json_body
         response = _score(ctx, community=community, address=address, rows=rows, now=now)
-    except InvalidBody:
-        response = default_error(Surface.V2)
+    except InvalidBody as exc:
+        response = default_error(Surface.V2, exc)
     except Exception as exc:
+        ctx.db.note_failure(exc)
         response = response_for_exception(Surface.V2, exc) or _unexpected(exc)
 
     if check.upgrade_sha256:
@@ -113,7 +114,7 @@ def _score(ctx: AppContext, *, community: Community | None, address: str | None,
 
 def _unexpected(exc: Exception) -> Response:
     logger.error("unexpected failure", exc_info=exc)
-    return default_error(Surface.V2)
+    return default_error(Surface.V2, exc)
 
 
 def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, payload: Any, response: Response,
@@ -123,6 +124,7 @@ def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, 
     try:
         conn = ctx.db.connection()
     except psycopg.Error as exc:
+        ctx.db.note_failure(exc)
         logger.warning("analytics write failed", extra={"error_class": type(exc).__name__})
         return
     try:
@@ -137,6 +139,8 @@ def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, 
                                        status_code=response.status, created_at=now)
             tx.commit(conn)
     except psycopg.Error as exc:
-        logger.warning("analytics write failed", extra={"error_class": type(exc).__name__})
+        # Dropped like any failed telemetry write (§4.4, P4), e.g. a path longer than the column.
+        ctx.db.note_failure(exc)
+        logger.warning("analytics write failed", extra={"error_class": type(exc).__name__, "sqlstate": exc.sqlstate})
     finally:
         tx.ensure_idle(conn)

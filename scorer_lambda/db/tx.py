@@ -25,6 +25,15 @@ def commit(conn: psycopg.Connection[Any]) -> Pending[None]:
     return run(conn, "COMMIT", None, nothing)
 
 
+# P2.2: a row or advisory lock held elsewhere (a legacy Lambda, a stuck session) fails the request after this long.
+LOCK_TIMEOUT = "3s"
+
+
+def bound_lock_waits(conn: psycopg.Connection[Any]) -> Pending[None]:
+    """Bound every lock wait of this transaction (transaction-scoped, so no session state for the proxy)."""
+    return run(conn, "SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,), nothing)
+
+
 def relax_durability(conn: psycopg.Connection[Any]) -> Pending[None]:
     """Let this transaction's COMMIT return before its WAL record reaches disk (for best-effort rows only)."""
     return run(conn, "SET LOCAL synchronous_commit TO off", None, nothing)

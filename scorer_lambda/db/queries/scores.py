@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -10,7 +11,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from ...models import CacheRow
 from ..pending import Pending, nothing, run, scalar
+from .cache_snapshot import SNAPSHOT_MATCHES, snapshot_params
 
 _PASSPORT = "SELECT id FROM registry_passport WHERE address = %(address)s AND community_id = %(community_id)s"
 
@@ -68,15 +71,17 @@ def update_score_done(conn: psycopg.Connection[Any], *, score_id: int, score: De
          "stamps": Jsonb(stamps), "expiration": expiration, "id": score_id}, nothing)
 
 
-def update_score_error(conn: psycopg.Connection[Any], *, address: str, community_id: int,
-                       message: str) -> Pending[ScoreRow | None]:
-    """Write the ERROR state of §5.6 and return the row it leaves."""
+def update_score_error(conn: psycopg.Connection[Any], *, address: str, community_id: int, message: str,
+                       scored_rows: Sequence[CacheRow]) -> Pending[ScoreRow | None]:
+    """Write the ERROR state of §5.6 and return the row it leaves, unless the address's live cache rows are no
+    longer ``scored_rows`` (P5: then nothing is updated and the result is None)."""
     return run(conn, f"""
         UPDATE registry_score s SET score = NULL, status = 'ERROR', last_score_timestamp = NULL,
                expiration_date = NULL, evidence = NULL, error = %(message)s, stamp_scores = NULL, stamps = NULL
-         WHERE s.passport_id = ({_PASSPORT})
+         WHERE s.passport_id = ({_PASSPORT}) AND {SNAPSHOT_MATCHES}
         RETURNING {_SCORE_COLUMNS}""",
-        {"message": message, "address": address, "community_id": community_id}, _score_row)
+        {"message": message, "address": address, "community_id": community_id, **snapshot_params(scored_rows)},
+        _score_row)
 
 
 def get_score(conn: psycopg.Connection[Any], *, address: str, community_id: int) -> Pending[ScoreRow | None]:
