@@ -12,7 +12,7 @@ _MASKED_HEADERS = frozenset({"authorization", "x-api-key", "cookie"})
 
 
 class InvalidBody(ValueError):
-    """The request body is not valid JSON (or not valid base64/UTF-8)."""
+    """The request body is not valid JSON (or not valid base64/UTF-8, or beyond the parser's limits)."""
 
 
 class AlbRequest:
@@ -51,7 +51,9 @@ class AlbRequest:
             return {}
         try:
             return json.loads(text)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):
+            # Besides malformed JSON: nesting deep enough to exhaust the parser, and integer literals beyond
+            # Python's int-string limit (ValueError). Both are the client's mistake, never a 500.
             raise InvalidBody("body is not valid JSON") from None
 
     @property

@@ -87,13 +87,34 @@ def _parse_str_list(environ: Mapping[str, str], name: str, default: tuple[str, .
 
 
 def _parse_public_key(raw: str) -> str:
-    """The SIWE key is PEM text, or base64 of the PEM when it has no ``-----BEGIN`` marker."""
-    if not raw or "-----BEGIN" in raw:
+    """The SIWE key is PEM text, or base64 of the PEM when it has no ``-----BEGIN`` marker.
+
+    A value that is present must be a usable RSA public key (production contract P7): otherwise every RS256 token
+    would be silently rejected. Messages name the variable, never its value.
+    """
+    if not raw:
         return raw
+    if "-----BEGIN" in raw:
+        pem = raw
+    else:
+        try:
+            pem = base64.b64decode(raw, validate=False).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise SettingsError(f"{SIWE_JWT_PUBLIC_KEY} is neither PEM nor base64 of PEM") from None
+    if not _is_rsa_public_key(pem):
+        raise SettingsError(f"{SIWE_JWT_PUBLIC_KEY} is not a PEM RSA public key (nor base64 of one)")
+    return pem
+
+
+def _is_rsa_public_key(pem: str) -> bool:
+    # Imported here: cryptography costs cold-start time and only a deployment with a SIWE key needs it now.
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
     try:
-        return base64.b64decode(raw, validate=False).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        raise SettingsError(f"{SIWE_JWT_PUBLIC_KEY} is neither PEM nor base64 of PEM") from None
+        return isinstance(load_pem_public_key(pem.encode("utf-8")), RSAPublicKey)
+    except Exception:  # ValueError, UnsupportedAlgorithm, …: any failure means the key is unusable
+        return False
 
 
 def parse_settings(environ: Mapping[str, str]) -> Settings:

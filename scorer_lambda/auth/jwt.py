@@ -40,23 +40,36 @@ def authenticate(request: AlbRequest, settings: Settings) -> JwtPrincipal:
 
 
 def decode_token(token: str, settings: Settings) -> dict[str, Any] | None:
+    """The token's claims, or None when it is not valid for either token type (§4.5)."""
     if not token:
         return None
     if settings.siwe_jwt_public_key:
-        try:
-            return pyjwt.decode(token, _public_key(settings.siwe_jwt_public_key), algorithms=["RS256"],
-                                issuer=SIWE_ISSUER, options={"require": ["iss"]})
-        except (pyjwt.PyJWTError, ValueError):
-            pass
+        claims = _rs256_claims(token, settings.siwe_jwt_public_key)
+        if claims is not None:
+            return claims
     if settings.secret_key:  # an empty key accepts nothing (fail closed, §12 #14)
-        try:
-            claims = pyjwt.decode(token, settings.secret_key, algorithms=["HS256"],
-                                  options={"require": ["exp", "jti"]})
-        except (pyjwt.PyJWTError, ValueError):
-            return None
-        if claims.get("token_type") == "access":
+        claims = _hs256_claims(token, settings.secret_key)
+        if claims is not None and claims.get("token_type") == "access":
             return claims
     return None
+
+
+# A token that cannot be parsed for any reason is invalid, not a server error (production contract P4): besides
+# PyJWTError, a header or payload nested deeply enough raises RecursionError, bad UTF-8 a UnicodeDecodeError.
+
+def _rs256_claims(token: str, pem: str) -> dict[str, Any] | None:
+    try:
+        return pyjwt.decode(token, _public_key(pem), algorithms=["RS256"], issuer=SIWE_ISSUER,
+                            options={"require": ["iss"]})
+    except Exception:
+        return None
+
+
+def _hs256_claims(token: str, secret: str) -> dict[str, Any] | None:
+    try:
+        return pyjwt.decode(token, secret, algorithms=["HS256"], options={"require": ["exp", "jti"]})
+    except Exception:
+        return None
 
 
 @lru_cache(maxsize=2)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from .payload_limits import unstorable_value
+
 MAX_TEXT = 256
 
 
@@ -38,6 +40,7 @@ class BulkItem:
 
 def parse_bulk_items(body: Any) -> list[BulkItem]:
     """Body shape of E2/E3/E4: an array of objects with a string ``provider`` (empty body and ``{}`` mean [])."""
+    ensure_storable(body)
     if body == {}:
         return []
     if not isinstance(body, list):
@@ -50,6 +53,13 @@ def parse_bulk_items(body: Any) -> list[BulkItem]:
             raise InvalidPayload("address must be a string or null")
         items.append(BulkItem(item["provider"], item.get("stamp")))
     return items
+
+
+def ensure_storable(body: Any) -> None:
+    """P4: a value the database (or a Python reader of the shared table) cannot hold is an invalid payload."""
+    reason = unstorable_value(body)
+    if reason is not None:
+        raise InvalidPayload(reason)
 
 
 def check_count(items: Sequence[Any], limit: int) -> None:
@@ -72,7 +82,7 @@ def validate_new_stamp(provider: Any, stamp: Any) -> NewStamp:
 
 
 def parse_stamp_date(value: Any) -> datetime | None:
-    """None, or an ISO-8601 datetime (no offset means UTC) or date (midnight UTC)."""
+    """None, or an ISO-8601 datetime (no offset means UTC) or date (midnight UTC), within years 1–9999 in UTC."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -81,7 +91,14 @@ def parse_stamp_date(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidPayload("dates must be ISO-8601") from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        # PostgreSQL would store 0001-01-01T00:00+05:00, but Python readers of the shared table could not load it.
+        parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidPayload("dates must fall within years 1-9999 in UTC") from None
+    return parsed
 
 
 def new_stamps_for_post(items: Sequence[BulkItem]) -> list[NewStamp]:
@@ -100,6 +117,7 @@ def new_stamps_for_patch(items: Sequence[BulkItem]) -> list[NewStamp]:
 
 def parse_embed_body(body: Any) -> tuple[int, list[Any]]:
     """E9 body: ``{"scorer_id": int or integer string, "stamps": array}``."""
+    ensure_storable(body)
     if not isinstance(body, dict) or not isinstance(body.get("stamps"), list):
         raise InvalidPayload("body must be an object with a stamps array")
     scorer_id = parse_int(body.get("scorer_id"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -75,7 +75,12 @@ def insert_stamps(conn: psycopg.Connection[Any], *, address: str, stamps: Sequen
                   source_app: int | None, source_scorer_id: int | None) -> Pending[None]:
     """One row per stamp, all NOT NULL columns supplied (no column has a database default)."""
     items = [{"provider": s.provider, "stamp": s.stamp, "proof_value": s.proof_value,
-              "issuance_date": s.issuance_date.isoformat() if s.issuance_date else None,
-              "expiration_date": s.expiration_date.isoformat() if s.expiration_date else None} for s in stamps]
+              "issuance_date": _utc_text(s.issuance_date), "expiration_date": _utc_text(s.expiration_date)}
+             for s in stamps]
     return run(conn, _INSERT, {"address": address, "now": now, "items": Jsonb(items), "source_app": source_app,
                                "source_scorer_id": source_scorer_id}, nothing)
+
+
+def _utc_text(value: datetime | None) -> str | None:
+    """The same instant in UTC: offsets Python accepts (``+05:30:15``, ``+05:00:00.5``) PostgreSQL cannot parse."""
+    return value.astimezone(UTC).isoformat() if value is not None else None

@@ -60,3 +60,21 @@ def test_masked_headers_keep_names_and_hide_credentials() -> None:
     req = request(headers={"X-API-Key": "k", "authorization": "Bearer t", "Cookie": "c", "Host": "h"})
     assert req.masked_headers() == {"X-API-Key": "***", "authorization": "***", "Cookie": "***", "Host": "h"}
     assert "Bearer t" not in repr(req) and "'k'" not in repr(req)
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 100_000 + "1" + "}" * 100_000,
+    "[" + "1" * 5000 + "]",
+    '{"n": -' + "9" * 4301 + "}",
+], ids=["deep-array", "deep-object", "int-beyond-str-limit", "negative-int-beyond-str-limit"])
+def test_bodies_beyond_the_parsers_limits_raise_invalid_body(body: str) -> None:
+    """RecursionError and the int-string ValueError are the client's mistake, not a 500 (production contract P4)."""
+    with pytest.raises(InvalidBody):
+        _ = request(body).json_body
+    with pytest.raises(InvalidBody):
+        _ = request(base64.b64encode(body.encode()).decode(), encoded=True).json_body
+
+
+def test_large_but_parseable_numbers_still_parse() -> None:
+    assert request("[" + "1" * 4300 + ", 1e308]").json_body == [int("1" * 4300), 1e308]

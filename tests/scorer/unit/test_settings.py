@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import base64
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from scorer_lambda.settings import (
     DEFAULT_RATE_LIMITING_FORM,
@@ -14,7 +20,21 @@ from scorer_lambda.settings import (
     parse_settings,
 )
 
-PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+TRUNCATED_PEM = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----\n"
+
+
+def _public_pem(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+@cache
+def rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def test_defaults_are_those_of_the_existing_service() -> None:
@@ -90,9 +110,56 @@ def test_ceramic_scorer_id_default_applies_only_when_absent() -> None:
 
 
 def test_siwe_key_is_pem_or_base64_of_pem() -> None:
-    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": PEM}).siwe_jwt_public_key == PEM
-    encoded = base64.b64encode(PEM.encode()).decode()
-    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": encoded}).siwe_jwt_public_key == PEM
+    pem = _public_pem(rsa_key())
+    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": pem}).siwe_jwt_public_key == pem
+    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": b64(pem)}).siwe_jwt_public_key == pem
+    assert parse_settings({"SIWE_JWT_PUBLIC_KEY": ""}).siwe_jwt_public_key == "", "empty means RS256 is off"
+
+
+def _unusable_siwe_values() -> dict[str, str]:
+    rsa_private = rsa_key().private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                          serialization.NoEncryption()).decode()
+    ec_pem = _public_pem(ec.generate_private_key(ec.SECP256R1()))
+    rsa_pem = _public_pem(rsa_key())
+    return {
+        "plain-text": "not-a-key-at-all",
+        "base64-of-text": b64("definitely not a PEM document"),
+        "base64-of-binary": base64.b64encode(b"\xff\xfe\x00secret-ish").decode(),
+        "truncated-pem": TRUNCATED_PEM,
+        "base64-of-truncated-pem": b64(TRUNCATED_PEM),
+        "pem-with-garbage-body": "-----BEGIN PUBLIC KEY-----\nzzzz-not-base64\n-----END PUBLIC KEY-----\n",
+        "pem-missing-end": rsa_pem.split("-----END")[0],
+        "ec-public-key": ec_pem,
+        "base64-of-ec-public-key": b64(ec_pem),
+        "rsa-private-key": rsa_private,
+        "certificate-marker-only": "-----BEGIN CERTIFICATE-----",
+        "whitespace": "   ",
+    }
+
+
+@pytest.mark.parametrize("case", list(_unusable_siwe_values()))
+def test_unusable_siwe_key_stops_the_cold_start_naming_the_variable(case: str) -> None:
+    """Production contract P7: otherwise every RS256 token would be silently refused."""
+    value = _unusable_siwe_values()[case]
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"SIWE_JWT_PUBLIC_KEY": value})
+    message = str(raised.value)
+    assert "SIWE_JWT_PUBLIC_KEY" in message
+    if value.strip():
+        assert value.strip() not in message and value.strip()[:40] not in message, "the value is never echoed"
+
+
+def test_cryptography_is_imported_only_when_a_siwe_key_is_set() -> None:
+    """Cold start: without SIWE_JWT_PUBLIC_KEY, parsing the settings does not load cryptography."""
+    script = ("import sys\n"
+              "from scorer_lambda.settings import parse_settings\n"
+              "parse_settings({'SECRET_KEY': 'x'})\n"
+              "print('cryptography' in sys.modules)\n"
+              f"parse_settings({{'SIWE_JWT_PUBLIC_KEY': {_public_pem(rsa_key())!r}}})\n"
+              "print('cryptography' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60,
+                            cwd=Path(__file__).resolve().parents[3])
+    assert result.stdout.split() == ["False", "True"]
 
 
 def test_empty_optional_values_count_as_unset() -> None:

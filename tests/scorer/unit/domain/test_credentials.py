@@ -27,6 +27,7 @@ def credential(**overrides: Any) -> dict[str, Any]:
     value: dict[str, Any] = {
         "issuer": "did:ethr:0xtrusted", "expirationDate": "2027-01-01T00:00:00Z",
         "credentialSubject": {"id": f"did:pkh:eip155:1:{A}", "provider": "Google", "nullifiers": ["v0.0.0:x"]},
+        "proof": {"type": "EthereumEip712Signature2021", "proofValue": "0x"},
     }
     value.update(overrides)
     return value
