@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +18,9 @@ class CacheRow:
     provider: str
     stamp: Any
     updated_at: datetime
+    # The stamp's JSON text as the database rendered it (canonical for jsonb): the memo key and didkit's input,
+    # so a warm run never serialises a stamp again.
+    document: str | None = None
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Candidate:
 
     provider: str
     credential: Any
+    document: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -48,8 +52,8 @@ class Community:
     scorer_id: int
     human_points_program: bool
     scorer: ScorerConfig
-    # Customization overlay as (key, weight string) in application order (§7.1).
-    weight_overlay: tuple[tuple[str, str], ...] = ()
+    # Whether the community has a customization; its weight overlay (§7.1) is read by the scoring run.
+    has_customization: bool = False
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ starts again from the current rows, so the stored score follows a serial order o
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from psycopg import errors as pg_errors
 from .db import tx
 from .db.failures import is_data_failure
 from .db.pending import Pending
-from .db.queries import events, human_points, links, registry_stamps, scores, stamp_cache
+from .db.queries import cache_snapshot, communities, events, human_points, links, registry_stamps, scores, stamp_cache
 from .db.queries.cache_snapshot import snapshot
 from .domain import human_points as points_domain
 from .domain.credentials import select_candidates, stamps_to_verify
@@ -63,11 +63,8 @@ class CacheRowsKeptChanging(pg_errors.SerializationFailure):
     """The address's cache rows changed under every attempt of a run: an operational fault, never a score."""
 
 
-@dataclass(frozen=True)
 class _RowsChanged:
-    """Phase B found other live cache rows than phase A scored; the run starts again from ``rows``."""
-
-    rows: list[CacheRow]
+    """Phase B found other live cache rows than phase A scored; the run starts again from the current rows."""
 
 
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
@@ -84,7 +81,10 @@ def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: Sig
         if not isinstance(outcome, _RowsChanged):
             return outcome
         logger.info("cache rows changed during the run; scoring the current rows", extra={"community_id": community.id})
-        rows = outcome.rows
+        try:
+            rows = stamp_cache.load_cache_rows(conn, address=address).result()
+        except psycopg.Error as exc:
+            raise DatabaseFailure(exc) from exc
     raise DatabaseFailure(CacheRowsKeptChanging("the address's cache rows changed during every scoring attempt"))
 
 
@@ -118,7 +118,7 @@ def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str,
                   now: datetime) -> list[Candidate]:
     """A2/A3: one candidate per provider, trusted issuer and expiry first, then signatures concurrently."""
     candidates = stamps_to_verify(select_candidates(rows), address, settings.trusted_iam_issuers, now)
-    verdicts = verifier.verify_all([candidate.credential for candidate in candidates])
+    verdicts = verifier.verify_all([candidate.document or candidate.credential for candidate in candidates])
     return [candidate for candidate, valid in zip(candidates, verdicts, strict=True) if valid]
 
 
@@ -133,20 +133,22 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                 tx.bound_lock_waits(conn)
                 scores.insert_passport(conn, address=address, community_id=community.id)
                 passport = scores.lock_passport(conn, address=address, community_id=community.id)
-                current = stamp_cache.load_cache_rows(conn, address=address)  # read under the passport lock (P5)
+                current = cache_snapshot.load_snapshot(conn, address=address)  # under the passport lock (P5)
                 scores.insert_score(conn, address=address, community_id=community.id)
                 score = scores.get_score_id(conn, address=address, community_id=community.id)
                 if hashes:
                     links.lock_nullifiers(conn, community_id=community.id, hashes=hashes)
                 tx.savepoint(conn, _DEDUP_SAVEPOINT)
                 existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
+                overlay = communities.load_overlay(conn, community_id=community.id) if community.has_customization \
+                    else None
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
-        rows_now = current.result()
-        if snapshot(rows_now) != snapshot(scored_rows):
-            return _RowsChanged(rows_now)  # the finally block rolls the transaction back
+        if current.result() != snapshot(scored_rows):
+            return _RowsChanged()  # the finally block rolls the transaction back
+        weights = effective_weights(community.scorer.weights, overlay.result() if overlay else ())
         result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
-                                   hashes=hashes, links_now=existing.result() if existing else [],
+                                   weights=weights, hashes=hashes, links_now=existing.result() if existing else [],
                                    passport_id=passport.result(), score_id=score.result(), now=now)
         try:
             tx.commit(conn).result()
@@ -158,14 +160,13 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
 
 
 def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-                     stamps: list[Candidate], hashes: list[str], links_now: list[Link], passport_id: int,
-                     score_id: int, now: datetime) -> ScoreResult:
+                     stamps: list[Candidate], weights: Mapping[str, Any] | None, hashes: list[str],
+                     links_now: list[Link], passport_id: int, score_id: int, now: datetime) -> ScoreResult:
     """B3–B7, retried from the dedup savepoint when a link write lost a race (§6.4).
 
     A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). The marker
     queued between them tells which side of it the failure happened on.
     """
-    weights = effective_weights(community.scorer.weights, community.weight_overlay)
     transient: psycopg.Error | None = None
     for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
         plan = plan_dedup(stamps, links_now, address=address, now=now, multi_nullifier=settings.multi_nullifier)
@@ -282,7 +283,7 @@ def _write_error(conn: psycopg.Connection[Any], *, community: Community, address
             scores.insert_passport(conn, address=address, community_id=community.id)
             scores.lock_passport(conn, address=address, community_id=community.id)
             scores.insert_score(conn, address=address, community_id=community.id)
-            current = stamp_cache.load_cache_rows(conn, address=address)
+            current = cache_snapshot.load_snapshot(conn, address=address)
             row = scores.update_score_error(conn, address=address, community_id=community.id, message=message,
                                             scored_rows=scored_rows)
             tx.commit(conn)
@@ -291,9 +292,8 @@ def _write_error(conn: psycopg.Connection[Any], *, community: Community, address
     finally:
         tx.ensure_idle(conn)
     stored = row.result()
-    rows_now = current.result()
-    if stored is None and snapshot(rows_now) != snapshot(scored_rows):
-        return _RowsChanged(rows_now)
+    if stored is None and current.result() != snapshot(scored_rows):
+        return _RowsChanged()
     return score_object(address=address, evidence=stored.evidence if stored else None,
                         last_score_timestamp=stored.last_score_timestamp if stored else None,
                         expiration=stored.expiration_date if stored else None, error=message,

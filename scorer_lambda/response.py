@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from http import HTTPStatus
 from typing import Any
 
@@ -31,8 +32,8 @@ class Response:
     # The exception an error response stands for, so the request log line can name it (production contract P7).
     cause: BaseException | None = field(default=None, compare=False, repr=False)
 
-    @property
-    def body_text(self) -> str:
+    @cached_property
+    def body_text(self) -> str:  # serialised once, for the response and the analytics row
         return dump_json(self.body)
 
     def to_alb(self) -> dict[str, Any]:

@@ -31,8 +31,9 @@ class SignatureVerifier:
         self._deadline_seconds = deadline_seconds
 
     def verify_all(self, credentials: Sequence[Any]) -> list[bool]:
-        """Validity of each credential, in order; every stamp of a request is verified concurrently."""
-        documents = [json.dumps(credential, sort_keys=True) for credential in credentials]
+        """Validity of each credential (an object, or its JSON text as stored), in order; every stamp of a request
+        is verified concurrently."""
+        documents = [c if isinstance(c, str) else json.dumps(c, sort_keys=True) for c in credentials]
         keys = [hashlib.sha256(document.encode("utf-8")).digest() for document in documents]
         known = {key: self._recall(key) for key in keys if key in self._cache}
         pending = [i for i, key in enumerate(keys) if key not in known]

@@ -129,7 +129,8 @@ class Database:
 class _Watchdog:
     """One daemon thread per process that cuts the socket of a request whose database deadline has passed.
 
-    Arming and disarming cost a lock and a notify; no thread is started per request.
+    Arming and disarming cost a lock; no thread is started per request, and the thread is only woken when it was
+    idle with no deadline (a later deadline is picked up when its current wait ends).
     """
 
     def __init__(self, seconds: float) -> None:
@@ -139,6 +140,7 @@ class _Watchdog:
         self._fired = False
         self._connection: Callable[[], psycopg.Connection[Any] | None] = lambda: None
         self._thread: threading.Thread | None = None
+        self._idle = False  # waiting with no deadline: must be notified of a new one
 
     def arm(self, connection: Callable[[], psycopg.Connection[Any] | None]) -> None:
         with self._lock:
@@ -148,7 +150,8 @@ class _Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="db-deadline", daemon=True)
                 self._thread.start()
-            self._lock.notify()
+            elif self._idle:
+                self._lock.notify()
 
     def disarm(self) -> None:
         with self._lock:
@@ -162,7 +165,9 @@ class _Watchdog:
         with self._lock:
             while True:
                 if self._deadline is None:
+                    self._idle = True
                     self._lock.wait()
+                    self._idle = False
                     continue
                 remaining = self._deadline - time.monotonic()
                 if remaining > 0:

@@ -34,7 +34,7 @@ def select_candidates(rows: Iterable[CacheRow]) -> list[Candidate]:
             or (row.updated_at == current.updated_at and row.id < current.id)
         ):
             best[row.provider] = row
-    return [Candidate(provider, best[provider].stamp) for provider in sorted(best)]
+    return [Candidate(provider, best[provider].stamp, best[provider].document) for provider in sorted(best)]
 
 
 def subject_did(address: str) -> str:
@@ -67,12 +67,16 @@ def has_valid_subject(credential: dict[str, Any], did: str) -> bool:
         return False
 
 
-def has_iam_shape(credential: Any) -> bool:
-    """P3: the credential has the IAM's fixed shape; anything else (or any surprise) means invalid."""
+def has_iam_shape(credential: Any, document: str | None = None) -> bool:
+    """P3: the credential has the IAM's fixed shape; anything else (or any surprise) means invalid.
+
+    ``document`` is the credential's stored JSON text, when known: its compact form is never longer, so a short
+    document settles the size rule without serialising the credential again.
+    """
     try:
         return (isinstance(credential, dict) and _proof_matches_issuer(credential)
                 and _is_iam_subject(credential["credentialSubject"]) and _top_level_is_strings(credential)
-                and _compact_size(credential) <= MAX_CREDENTIAL_BYTES)
+                and _within_size(credential, document))
     except Exception:  # a malformed credential is dropped, never a failure of the run
         return False
 
@@ -112,6 +116,12 @@ def _is_string_or_strings(value: Any) -> bool:
     return isinstance(value, str) or (isinstance(value, list) and all(isinstance(item, str) for item in value))
 
 
+def _within_size(credential: dict[str, Any], document: str | None) -> bool:
+    if document is not None and len(document.encode("utf-8")) <= MAX_CREDENTIAL_BYTES:
+        return True
+    return _compact_size(credential) <= MAX_CREDENTIAL_BYTES
+
+
 def _compact_size(credential: dict[str, Any]) -> int:
     """Bytes of the credential as stored: compact JSON, UTF-8."""
     return len(json.dumps(credential, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
@@ -130,6 +140,7 @@ def stamps_to_verify(candidates: list[Candidate], address: str, trusted_issuers:
         credential = candidate.credential
         trusted = is_trusted(credential, trusted_issuers)
         expired = is_expired(credential, now)
-        if trusted and not expired and has_iam_shape(credential) and has_valid_subject(credential, did):
+        if (trusted and not expired and has_iam_shape(credential, candidate.document)
+                and has_valid_subject(credential, did)):
             selected.append(candidate)
     return selected

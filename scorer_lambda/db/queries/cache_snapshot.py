@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
+
 from ...models import CacheRow
+from ..pending import Pending, run
 
 Snapshot = tuple[tuple[int, datetime], ...]
 
@@ -21,8 +24,21 @@ SNAPSHOT_MATCHES = """
 """
 
 
+_CURRENT = """
+SELECT c.id, c.updated_at FROM ceramic_cache_ceramiccache c
+ WHERE c.address = %(address)s AND c.deleted_at IS NULL
+   AND NOT EXISTS (SELECT 1 FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
+ ORDER BY c.id
+"""
+
+
 def snapshot(rows: Sequence[CacheRow]) -> Snapshot:
     return tuple(sorted((row.id, row.updated_at) for row in rows))
+
+
+def load_snapshot(conn: psycopg.Connection[Any], *, address: str) -> Pending[Snapshot]:
+    """The identity of the live rows only (no stamp bodies): cheap enough to read on every run."""
+    return run(conn, _CURRENT, {"address": address}, lambda cursor: tuple(cursor.fetchall()))
 
 
 def snapshot_params(rows: Sequence[CacheRow]) -> dict[str, Any]:

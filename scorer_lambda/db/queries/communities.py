@@ -11,24 +11,30 @@ from ...models import Community, ScorerConfig
 from ..pending import Pending, run
 
 # Columns of a community row joined to its scorer through account_community.scorer_id (never the community id).
-# The overlay lists allow lists first, then custom credentials, each by ascending id; numeric(7,4)::text equals
-# Python's str(Decimal) for these values ("1.5000").
+# Whether a customization exists is all a community read needs: the overlay itself (a larger query, costly to plan
+# on every request without prepared statements) is read inside the scoring run, only for customized communities.
 COMMUNITY_COLUMNS = """
        c.id, c.scorer_id, c.human_points_program, s.type,
        COALESCE(b.weights, w.weights), COALESCE(b.threshold, w.threshold),
        (b.scorer_ptr_id IS NOT NULL OR w.scorer_ptr_id IS NOT NULL),
-       (SELECT json_agg(json_build_array(o.key, o.weight) ORDER BY o.kind, o.id) FROM (
-            SELECT 'AllowList#' || l.name AS key, a.weight::text AS weight, 0 AS kind, a.id
-              FROM account_customization cu
-              JOIN account_allowlist a ON a.customization_id = cu.id
-              JOIN account_addresslist l ON l.id = a.address_list_id
-             WHERE cu.scorer_id = c.id
-            UNION ALL
-            SELECT r.provider_id, cc.weight::text, 1, cc.id
-              FROM account_customization cu
-              JOIN account_customcredential cc ON cc.customization_id = cu.id
-              JOIN account_customcredentialruleset r ON r.id = cc.ruleset_id
-             WHERE cu.scorer_id = c.id) o)
+       EXISTS (SELECT 1 FROM account_customization cu WHERE cu.scorer_id = c.id)
+"""
+# The overlay lists allow lists first, then custom credentials, each by ascending id; numeric(7,4)::text equals
+# Python's str(Decimal) for these values ("1.5000").
+_OVERLAY = """
+SELECT o.key, o.weight FROM (
+    SELECT 'AllowList#' || l.name AS key, a.weight::text AS weight, 0 AS kind, a.id
+      FROM account_customization cu
+      JOIN account_allowlist a ON a.customization_id = cu.id
+      JOIN account_addresslist l ON l.id = a.address_list_id
+     WHERE cu.scorer_id = %(community_id)s
+    UNION ALL
+    SELECT r.provider_id, cc.weight::text, 1, cc.id
+      FROM account_customization cu
+      JOIN account_customcredential cc ON cc.customization_id = cu.id
+      JOIN account_customcredentialruleset r ON r.id = cc.ruleset_id
+     WHERE cu.scorer_id = %(community_id)s) o
+ ORDER BY o.kind, o.id
 """
 COMMUNITY_JOINS = """
   LEFT JOIN scorer_weighted_scorer s ON s.id = c.scorer_id
@@ -42,7 +48,7 @@ _BY_ID = f"SELECT {COMMUNITY_COLUMNS} FROM account_community c {COMMUNITY_JOINS}
 
 def community_from_row(row: tuple[Any, ...]) -> Community | None:
     """Map the COMMUNITY_COLUMNS slice of a row; None when the community id column is NULL."""
-    community_id, scorer_id, in_program, scorer_type, weights, threshold, has_typed_row, overlay = row
+    community_id, scorer_id, in_program, scorer_type, weights, threshold, has_typed_row, customized = row
     if community_id is None:
         return None
     return Community(
@@ -52,7 +58,7 @@ def community_from_row(row: tuple[Any, ...]) -> Community | None:
         scorer=ScorerConfig(type=scorer_type, weights=weights,
                             threshold=Decimal(threshold) if threshold is not None else None,
                             has_typed_row=bool(has_typed_row)),
-        weight_overlay=tuple((str(key), str(weight)) for key, weight in (overlay or ())),
+        has_customization=bool(customized),
     )
 
 
@@ -62,3 +68,9 @@ def get_community(conn: psycopg.Connection[Any], *, community_id: int) -> Pendin
         return None if row is None else community_from_row(row)
 
     return run(conn, _BY_ID, {"community_id": community_id}, parse)
+
+
+def load_overlay(conn: psycopg.Connection[Any], *, community_id: int) -> Pending[tuple[tuple[str, str], ...]]:
+    """The customization overlay as (key, weight string) in application order (§7.1)."""
+    return run(conn, _OVERLAY, {"community_id": community_id},
+               lambda cursor: tuple((str(key), str(weight)) for key, weight in cursor.fetchall()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +19,7 @@ _LIVE_NOT_REVOKED = """
  AND NOT EXISTS (SELECT 1 FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
 """
 _CANDIDATE_ROWS = f"""
-SELECT c.id, c.provider, c.stamp, c.updated_at FROM ceramic_cache_ceramiccache c WHERE {_LIVE_NOT_REVOKED}
+SELECT c.id, c.provider, c.stamp::text, c.updated_at FROM ceramic_cache_ceramiccache c WHERE {_LIVE_NOT_REVOKED}
 """
 _STAMP_LIST = f"""
 SELECT c.id, c.address, c.provider, c.stamp FROM ceramic_cache_ceramiccache c
@@ -29,8 +30,13 @@ SELECT c.id, c.address, c.provider, c.stamp FROM ceramic_cache_ceramiccache c
 
 def load_cache_rows(conn: psycopg.Connection[Any], *, address: str) -> Pending[list[CacheRow]]:
     """Live, non-revoked rows of every type (A2 of the scoring run)."""
-    return run(conn, _CANDIDATE_ROWS, {"address": address},
-               lambda cursor: [CacheRow(*row) for row in cursor.fetchall()])
+    return run(conn, _CANDIDATE_ROWS, {"address": address}, _cache_rows)
+
+
+def _cache_rows(cursor: psycopg.Cursor[Any]) -> list[CacheRow]:
+    # The stamp comes as text and is parsed here, so its canonical text is kept for the signature memo.
+    return [CacheRow(row_id, provider, json.loads(text), updated_at, text)
+            for row_id, provider, text, updated_at in cursor.fetchall()]
 
 
 def load_stamp_list(conn: psycopg.Connection[Any], *, address: str,
