@@ -3,8 +3,9 @@
 Deploys, into existing ALB listeners, VPC and secret:
 - 10 legacy Lambdas (one container image, one handler each), each with its Lambda target group and alarms;
 - the scorer Lambda (`dist/scorer_lambda.zip`, python3.12 arm64) with one target group per ALB and alarms;
-- the listener rules: 8 weighted rules splitting the shared endpoints `[legacy 100-p, scorer p]`, 2 rules owned by
-  legacy Lambdas, 2 rules to the Django web service's target group;
+- the listener rules: 8 weighted rules splitting the shared endpoints `[legacy 100-p, scorer p]`, 16 override header
+  rules reaching either side of a shared endpoint on purpose (`scorerOverrideHeader`), 2 rules owned by legacy
+  Lambdas, 2 rules to the Django web service's target group;
 - two least-privilege execution roles.
 
 Wiring only: typed stack config → roles → LambdaServices → routing plan → rules → exports.

@@ -55,7 +55,9 @@ SHARED_ROUTES: tuple[Route, ...] = (
     Route("cc-bulk-post", "public", 1002, "/ceramic-cache/stamps/bulk", ("POST",), "cc-v1-st-bulk-POST-0", True),
     Route("cc-bulk-patch", "public", 1003, "/ceramic-cache/stamps/bulk", ("PATCH",), "cc-v1-st-bulk-PATCH-0", True),
     Route("cc-bulk-delete", "public", 1004, "/ceramic-cache/stamps/bulk", ("DELETE",), "cc-v1-st-bulk-DELETE-0", True),
-    Route("v2-stamp-score", "public", 2023, "/v2/stamps/*/score/*", ("GET",), "passport-v2-stamp-score", True, True),
+    # 2026, not the legacy rule's 2023: the override rules of this endpoint must sit between the history rule (2022)
+    # and this rule, and 2022/2023 leave no number free (OVERRIDE_PRIORITIES below).
+    Route("v2-stamp-score", "public", 2026, "/v2/stamps/*/score/*", ("GET",), "passport-v2-stamp-score", True, True),
     Route("embed-stamps", "internal", 2100, "/internal/embed/stamps/*", ("POST",), "embed-st-lambda", True),
     Route("embed-validate-key", "internal", 2101, "/internal/embed/validate-api-key", ("GET",), "embed-rl-lambda",
           True),
@@ -71,6 +73,28 @@ LEGACY_ONLY_ROUTES: tuple[Route, ...] = (
 )
 
 ROUTES: tuple[Route, ...] = SHARED_ROUTES + LEGACY_ONLY_ROUTES
+
+# Priorities of the override header rules (production contract P11.1): shared route key → (rule to the scorer, rule
+# to legacy). Each pair sits just before its weighted rule and after every planned rule whose path it overlaps, on
+# numbers free in the live listeners (routing contract §6.3):
+# - public 901-908: below every ceramic-cache rule (1001-1004) and below the legacy set (1000-1015); the paths are
+#   exact or end in `*` under /ceramic-cache/score/ and /ceramic-cache/stamps/bulk, which no other rule matches.
+# - public 2024/2025: after the history rule 2022 (a history request carrying the header must still reach the web
+#   service) and before the weighted rule, which therefore moved from 2023 to 2026; the legacy v2 rule at 2023 is
+#   imported as the weighted rule and moved in place, and 2023 stays unused so no `pulumi up` reuses a priority it
+#   gives up (§6.2). The catch-all 2060 stays last.
+# - internal 2091-2096: below the embed rules (2100-2103) on the shared internal listener, clear of the verifier
+#   (1011).
+OVERRIDE_PRIORITIES: Mapping[str, tuple[int, int]] = MappingProxyType({
+    "cc-score-post": (901, 902),
+    "cc-bulk-post": (903, 904),
+    "cc-bulk-patch": (905, 906),
+    "cc-bulk-delete": (907, 908),
+    "v2-stamp-score": (2024, 2025),
+    "embed-stamps": (2091, 2092),
+    "embed-validate-key": (2093, 2094),
+    "embed-score": (2095, 2096),
+})
 
 _LEGACY_FUNCTIONS = (
     LegacyFunction("cc-v1-score-POST-0", "l-cc-v1-score-POST-0",

@@ -14,17 +14,27 @@ import pulumi_aws as aws
 
 
 @dataclass(frozen=True)
+class HeaderMatch:
+    """An `http-header` condition: the header `name` with one of `values` (both compared case-insensitively)."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class RuleSpec:
-    """Priority and conditions of one listener rule; `methods == ()` means any method, `hosts == ()` any host."""
+    """Priority and conditions of one listener rule; `methods == ()` means any method, `hosts == ()` any host,
+    `header is None` any headers."""
 
     priority: int
     path: str
     methods: tuple[str, ...] = ()
     hosts: tuple[str, ...] = ()
+    header: HeaderMatch | None = None
 
 
 def rule_conditions(spec: RuleSpec) -> list[aws.lb.ListenerRuleConditionArgs]:
-    """One path condition, plus a method condition and a host condition when the rule has them (§5.1)."""
+    """One path condition, plus method, host and http-header conditions when the rule has them (§5.1, P11.1)."""
     conditions = [aws.lb.ListenerRuleConditionArgs(
         path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=[spec.path]))]
     if spec.methods:
@@ -33,6 +43,10 @@ def rule_conditions(spec: RuleSpec) -> list[aws.lb.ListenerRuleConditionArgs]:
     if spec.hosts:
         conditions.append(aws.lb.ListenerRuleConditionArgs(
             host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=list(spec.hosts))))
+    if spec.header is not None:
+        conditions.append(aws.lb.ListenerRuleConditionArgs(
+            http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(http_header_name=spec.header.name,
+                                                                   values=list(spec.header.values))))
     return conditions
 
 

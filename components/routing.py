@@ -2,7 +2,8 @@
 (routing contract §2, §3, §5, §9).
 
 Everything up to `WeightedRouting` is pure: `plan_rules(settings)` derives every listener rule of this program (the
-8 weighted, the 2 component-owned and the 2 web-service rules) from the inventory and the settings, and
+8 weighted, the 16 override header rules of production contract P11.1, the 2 component-owned and the 2 web-service
+rules) from the inventory and the settings, and
 `validate_plan`, `first_match`, `find_shadowed` and `routing_table` work on that plain data. Importing this module
 needs no Pulumi engine; `python -m components.routing --stack production` prints a stack's table offline.
 """
@@ -27,6 +28,7 @@ from components.inventory import (  # re-exported: the routing module's default 
     ALB_KEYS,
     LEGACY_FUNCTIONS,
     LEGACY_ONLY_ROUTES,
+    OVERRIDE_PRIORITIES,
     ROUTES,
     SCORER_FUNCTION_NAME,
     SCORER_TARGET_GROUPS,
@@ -38,18 +40,25 @@ from components.inventory import (  # re-exported: the routing module's default 
     function_name_problem,
     target_group_name_problem,
 )
-from components.listener_rules import RuleSpec, rule_conditions, single_forward_action, weighted_forward_action
+from components.listener_rules import (
+    HeaderMatch,
+    RuleSpec,
+    rule_conditions,
+    single_forward_action,
+    weighted_forward_action,
+)
+from components.override_header import SIDES, OverrideHeader, Side
 from components.settings import PROJECT_DIR, Settings, SettingsError, load_stack_settings, parse_scorer_percent
 
 if TYPE_CHECKING:
     from components.lambda_service import LambdaService
 
 __all__ = [
-    "ALB_KEYS", "LEGACY_FUNCTIONS", "LEGACY_ONLY_ROUTES", "ROUTES", "SCORER_FUNCTION_NAME", "SCORER_TARGET_GROUPS",
-    "SHARED_ROUTES", "AlbKey", "LegacyFunction", "PlanError", "PlannedRule", "PlannedTarget", "Route", "Stickiness",
-    "WeightedRouting", "WeightedRoutingArgs", "alb_arn_suffix", "find_shadowed", "first_match", "format_routing_table",
-    "parse_scorer_percent", "plan_rules", "routing_table", "sample_request", "stickiness_for", "validate_plan",
-    "weights_for",
+    "ALB_KEYS", "LEGACY_FUNCTIONS", "LEGACY_ONLY_ROUTES", "OVERRIDE_PRIORITIES", "ROUTES", "SCORER_FUNCTION_NAME",
+    "SCORER_TARGET_GROUPS", "SHARED_ROUTES", "AlbKey", "HeaderMatch", "LegacyFunction", "PlanError", "PlannedRule",
+    "PlannedTarget", "Route", "Stickiness", "WeightedRouting", "WeightedRoutingArgs", "alb_arn_suffix",
+    "find_shadowed", "first_match", "format_routing_table", "override_key", "parse_scorer_percent", "plan_rules",
+    "routing_table", "sample_header_variants", "sample_request", "stickiness_for", "validate_plan", "weights_for",
 ]
 
 ROUTING_COMPONENT = "routing"
@@ -98,7 +107,8 @@ class PlannedRule:
 
     `owner` is "routing" (child of `WeightedRouting`) or "component" (child of the legacy `LambdaService`);
     `resource_name`/`parent` are its logical name and its parent component's name; `alias_of` is the
-    `(logical name, parent component)` it was known as when owned by the other side (§6.2).
+    `(logical name, parent component)` it was known as when owned by the other side (§6.2). An override header rule
+    (P11.1) has `header` set and names the shared route it overrides in `override_of`.
     """
 
     key: str
@@ -113,14 +123,20 @@ class PlannedRule:
     targets: tuple[PlannedTarget, ...]
     stickiness: Stickiness | None = None
     alias_of: tuple[str, str] | None = None
+    header: HeaderMatch | None = None
+    override_of: str | None = None
 
     @property
     def is_weighted(self) -> bool:
         return self.stickiness is not None
 
     @property
+    def is_override(self) -> bool:
+        return self.override_of is not None
+
+    @property
     def spec(self) -> RuleSpec:
-        return RuleSpec(self.priority, self.path, self.methods, self.hosts)
+        return RuleSpec(self.priority, self.path, self.methods, self.hosts, self.header)
 
 
 def weights_for(percent: int) -> tuple[int, int]:
@@ -148,6 +164,8 @@ def plan_rules(settings: Settings, routes: Sequence[Route] = ROUTES) -> list[Pla
                          PlannedTarget(SCORER_TARGET_GROUPS[route.alb], scorer_weight)),
                 stickiness=stickiness_for(settings.scorer_percent, settings.stickiness_seconds),
                 alias_of=(f"{fn.name}-rule", fn.name)))
+            if settings.override_header is not None:
+                plan.extend(_override_rules(route, common, fn, settings.override_header))
         elif fn is not None:
             plan.append(PlannedRule(
                 **common, owner="component", resource_name=f"{fn.name}-rule", parent=fn.name,
@@ -157,6 +175,25 @@ def plan_rules(settings: Settings, routes: Sequence[Route] = ROUTES) -> list[Pla
                 **common, owner="routing", resource_name=f"route-{route.key}", parent=ROUTING_COMPONENT,
                 targets=(PlannedTarget(settings.registry_target_group_name, is_external=True),)))
     return sorted(plan, key=lambda r: (r.alb, r.priority))
+
+
+def override_key(route_key: str, side: Side) -> str:
+    """Plan key of the override rule sending a shared route's requests to one side: `cc-bulk-post-override-scorer`."""
+    return f"{route_key}-override-{side}"
+
+
+def _override_rules(route: Route, common: Mapping[str, Any], fn: LegacyFunction,
+                    header: OverrideHeader) -> list[PlannedRule]:
+    """The two single-target rules of P11.1: the route's own conditions plus the header, one per side, no stickiness."""
+    targets = {"scorer": SCORER_TARGET_GROUPS[route.alb], "legacy": fn.tg_name}
+    rules = []
+    for side, priority in zip(SIDES, OVERRIDE_PRIORITIES[route.key], strict=True):
+        key = override_key(route.key, side)
+        rules.append(PlannedRule(
+            **{**common, "key": key, "priority": priority}, owner="routing", resource_name=f"route-{key}",
+            parent=ROUTING_COMPONENT, targets=(PlannedTarget(targets[side]),),
+            header=HeaderMatch(header.name, (header.value_for(side),)), override_of=route.key))
+    return rules
 
 
 def validate_plan(plan: Sequence[PlannedRule], function_names: Iterable[str] = ()) -> None:
@@ -194,12 +231,17 @@ def _rule_problems(rule: PlannedRule) -> list[str]:
     if not _PATH_PATTERN.match(rule.path):
         problems.append(f"path pattern {rule.path!r} has characters an ALB path pattern does not allow")
     problems.extend(f"method {m!r} is not an upper-case HTTP method" for m in rule.methods if not _METHOD.match(m))
-    for condition, values in (("http-request-method", rule.methods), ("host-header", rule.hosts)):
+    header_values = rule.header.values if rule.header else ()
+    for condition, values in (("http-request-method", rule.methods), ("host-header", rule.hosts),
+                              ("http-header", header_values)):
         if len(values) > MAX_VALUES_PER_CONDITION:
             problems.append(f"{condition} has {len(values)} values, over {MAX_VALUES_PER_CONDITION}")
-    if (total := 1 + len(rule.methods) + len(rule.hosts)) > MAX_VALUES_PER_RULE:
+    if rule.header is not None and not header_values:
+        problems.append("http-header condition has no value")
+    if (total := 1 + len(rule.methods) + len(rule.hosts) + len(header_values)) > MAX_VALUES_PER_RULE:
         problems.append(f"{total} condition values, over {MAX_VALUES_PER_RULE} per rule")
-    if (wildcards := sum(v.count("*") + v.count("?") for v in (rule.path, *rule.hosts))) > MAX_WILDCARDS_PER_RULE:
+    if (wildcards := sum(v.count("*") + v.count("?") for v in (rule.path, *rule.hosts, *header_values))) \
+            > MAX_WILDCARDS_PER_RULE:
         problems.append(f"{wildcards} wildcards, over {MAX_WILDCARDS_PER_RULE} per rule")
     if not rule.targets:
         problems.append("forward action has no target group")
@@ -218,12 +260,15 @@ def _rule_problems(rule: PlannedRule) -> list[str]:
     return problems
 
 
-def first_match(plan: Sequence[PlannedRule], alb: str, path: str, method: str, host: str | None) -> PlannedRule | None:
+def first_match(plan: Sequence[PlannedRule], alb: str, path: str, method: str, host: str | None,
+                headers: Mapping[str, str] | None = None) -> PlannedRule | None:
     """Return the rule of this program the ALB would pick for a request, or None (§3.1, §3.3).
 
     Ascending priority, first match wins; path case-sensitive with `*` spanning `/`; host case-insensitive; method
-    exact. `host=None` matches no host condition.
+    exact; an http-header condition matches when the request carries that header (name and value case-insensitive)
+    with one of its values. `host=None` matches no host condition.
     """
+    sent = {name.lower(): value.lower() for name, value in (headers or {}).items()}
     for rule in sorted((r for r in plan if r.alb == alb), key=lambda r: r.priority):
         if not fnmatchcase(path, rule.path):
             continue
@@ -231,8 +276,15 @@ def first_match(plan: Sequence[PlannedRule], alb: str, path: str, method: str, h
             continue
         if rule.hosts and (host is None or not any(fnmatchcase(host.lower(), h.lower()) for h in rule.hosts)):
             continue
+        if rule.header is not None and not _header_matches(rule.header, sent):
+            continue
         return rule
     return None
+
+
+def _header_matches(header: HeaderMatch, sent: Mapping[str, str]) -> bool:
+    value = sent.get(header.name.lower())
+    return value is not None and any(fnmatchcase(value, v.lower()) for v in header.values)
 
 
 def sample_request(rule: PlannedRule) -> tuple[str, str, str]:
@@ -242,13 +294,36 @@ def sample_request(rule: PlannedRule) -> tuple[str, str, str]:
     return path, rule.methods[0] if rule.methods else "GET", host
 
 
+def sample_header_variants(rule: PlannedRule, plan: Sequence[PlannedRule]) -> list[dict[str, str]]:
+    """The header sets a rule must win its sample request with (§3.3 extended to header conditions, P11.1).
+
+    A rule with a header condition is reached only with that header: its own first value. A rule without one matches
+    whatever headers a client sends, so it must also win when the request carries any header value some rule of the
+    plan on the same listener tests for (e.g. a history request sent with the override header).
+    """
+    if rule.header is not None:
+        return [{rule.header.name: rule.header.values[0]}]
+    tested = sorted({(r.header.name, v) for r in plan if r.alb == rule.alb and r.header for v in r.header.values})
+    return [{}] + [{name: value} for name, value in tested]
+
+
+def _overrides_on_purpose(winner: PlannedRule, rule: PlannedRule) -> bool:
+    """An override rule takes its own endpoint's requests that carry the header: that is its job, not shadowing."""
+    return winner.override_of == rule.key and (winner.path, winner.methods, winner.hosts) == (rule.path, rule.methods,
+                                                                                            rule.hosts)
+
+
 def find_shadowed(plan: Sequence[PlannedRule]) -> list[tuple[str, str | None]]:
-    """Return `(route_key, winning_key | None)` for every rule that does not win its own sample request (§3.3)."""
+    """Return `(route_key, winning_key | None)` for every rule that does not win its own sample request (§3.3),
+    with every header variant of `sample_header_variants`; the first losing variant of a rule is reported."""
     shadowed = []
     for rule in plan:
-        winner = first_match(plan, rule.alb, *sample_request(rule))
-        if winner is None or winner.key != rule.key:
+        for headers in sample_header_variants(rule, plan):
+            winner = first_match(plan, rule.alb, *sample_request(rule), headers)
+            if winner is not None and (winner.key == rule.key or _overrides_on_purpose(winner, rule)):
+                continue
             shadowed.append((rule.key, winner.key if winner else None))
+            break
     return shadowed
 
 
@@ -274,8 +349,9 @@ def routing_table(plan: Sequence[PlannedRule], *, listener_arns: Mapping[str, An
                 item["arn"] = target_group_arns[target.target_group]
             targets.append({**item, "weight": target.weight})
         sticky = rule.stickiness
+        header = None if rule.header is None else {"name": rule.header.name, "values": list(rule.header.values)}
         table.append({**entry, "priority": rule.priority, "path": rule.path, "methods": list(rule.methods),
-                      "hosts": list(rule.hosts), "owner": rule.owner, "targets": targets,
+                      "hosts": list(rule.hosts), "header": header, "owner": rule.owner, "targets": targets,
                       "stickiness": None if sticky is None else {"enabled": sticky.enabled,
                                                                   "duration": sticky.duration}})
     return table
@@ -283,16 +359,21 @@ def routing_table(plan: Sequence[PlannedRule], *, listener_arns: Mapping[str, An
 
 def format_routing_table(table: Sequence[Mapping[str, Any]]) -> str:
     """Render a routing table as aligned text columns."""
-    rows = [("ALB", "PRIO", "ROUTE", "METHODS", "PATH", "HOSTS", "OWNER", "TARGETS (weight)", "STICKY")]
+    rows = [("ALB", "PRIO", "ROUTE", "METHODS", "PATH", "HOSTS", "HEADER", "OWNER", "TARGETS (weight)", "STICKY")]
     for e in table:
         targets = ", ".join(t["target_group"] + ("" if t["weight"] is None else f"={t['weight']}")
                             for t in e["targets"])
         sticky = "-" if e["stickiness"] is None else (f"{e['stickiness']['duration']}s" if e["stickiness"]["enabled"]
                                                       else "off")
         rows.append((e["alb"], str(e["priority"]), e["key"], ",".join(e["methods"]) or "any", e["path"],
-                     ",".join(e["hosts"]) or "any", e["owner"], targets, sticky))
+                     ",".join(e["hosts"]) or "any", header_text(e.get("header")), e["owner"], targets, sticky))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows)
+
+
+def header_text(header: Mapping[str, Any] | None) -> str:
+    """`X-Scorer-Target: scorer` for a routing-table header entry, "-" for none."""
+    return "-" if not header else f"{header['name']}: {','.join(header['values'])}"
 
 
 @dataclass(frozen=True)
@@ -308,7 +389,8 @@ class WeightedRoutingArgs:
 
 
 class WeightedRouting(pulumi.ComponentResource):
-    """The routing-owned rules (§4.3): the weighted rules of the shared endpoints and the web-service rules."""
+    """The routing-owned rules (§4.3): the weighted rules of the shared endpoints, their override header rules (P11.1)
+    and the web-service rules."""
 
     rules: dict[str, aws.lb.ListenerRule]
     routing_table: pulumi.Output[list]
@@ -319,6 +401,8 @@ class WeightedRouting(pulumi.ComponentResource):
         for external in sorted({t.target_group for r in args.plan for t in r.targets if t.is_external}):
             tg_arns[external] = aws.lb.get_target_group_output(name=external,
                                                                opts=pulumi.InvokeOptions(parent=self)).arn
+        attachments_by_tg = {svc.target_group_names[alb]: svc.attachments
+                             for svc in args.services.values() for alb in svc.target_groups}
         self.rules = {}
         for rule in (r for r in args.plan if r.owner == "routing"):
             depends_on, aliases = [], []
@@ -333,7 +417,9 @@ class WeightedRouting(pulumi.ComponentResource):
                                                  is_sticky=rule.stickiness.enabled,
                                                  duration=rule.stickiness.duration)
             else:
-                action = single_forward_action(tg_arns[rule.targets[0].target_group])
+                target = rule.targets[0].target_group
+                depends_on = list(attachments_by_tg.get(target, []))  # none for the external registry TG
+                action = single_forward_action(tg_arns[target])
             self.rules[rule.key] = aws.lb.ListenerRule(
                 rule.resource_name, listener_arn=args.listener_arns[rule.alb], priority=rule.priority,
                 conditions=rule_conditions(rule.spec), actions=[action], tags=dict(args.tags),

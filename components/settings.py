@@ -31,13 +31,19 @@ from components.inventory import (
     alb_arn_suffix,
     target_group_name_problem,
 )
+from components.override_header import (
+    DEFAULT_OVERRIDE_HEADER,
+    OVERRIDE_HEADER_KEY,
+    OverrideHeader,
+    parse_override_header,
+)
 from components.stack_files import PROJECT, PROJECT_DIR, StackFile, load_stack_file, stack_file_path
 
 __all__ = [
-    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY", "PROJECT", "PROJECT_DIR",
-    "RESERVED_CONCURRENCY_KEY", "SCORER_PERCENT_KEY", "Settings", "SettingsError", "StackFile",
-    "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file", "load_stack_settings",
-    "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
+    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY", "OVERRIDE_HEADER_KEY",
+    "PROJECT", "PROJECT_DIR", "RESERVED_CONCURRENCY_KEY", "SCORER_PERCENT_KEY", "OverrideHeader", "Settings",
+    "SettingsError", "StackFile", "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file",
+    "load_stack_settings", "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
 ]
 
 SCORER_PERCENT_KEY = "scorerPercent"
@@ -53,7 +59,7 @@ KNOWN_KEYS = (
     "lambdaSecurityGroupId", "legacyImageUri", "registryTargetGroupName", "legacyFunctions", "legacyEnv",
     "legacyExtraPolicyArns", "scorerSecretArn", "scorerSecretKmsKeyArn", "scorerEnv", "scorerMemoryMb",
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
-    "alarms", "scorerReservedConcurrency",
+    "alarms", "scorerReservedConcurrency", "scorerOverrideHeader",
     "rolloutHealth",  # rolloutHealth: gating thresholds of `python -m ops health`, not used here
 )
 
@@ -102,6 +108,7 @@ class Settings:
     stickiness_seconds: int = 3600
     alarm_topic_arn: str | None = None
     alarms: AlarmConfig = DEFAULT_ALARM_CONFIG
+    override_header: OverrideHeader | None = DEFAULT_OVERRIDE_HEADER  # None: `scorerOverrideHeader: false`
     unknown_keys: tuple[str, ...] = ()
 
     def with_percent(self, percent: int) -> Settings:
@@ -188,6 +195,7 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
         stickiness_seconds=p.integer("stickinessSeconds", 3600, 1, 604_800),
         alarm_topic_arn=p.arn("alarmTopicArn", "sns"),
         alarms=p.alarms(),
+        override_header=p.run(lambda: parse_override_header(raw.get(OVERRIDE_HEADER_KEY), stack), None),
         unknown_keys=tuple(sorted(k for k in raw if k not in KNOWN_KEYS and k != DATABASE_URL_KEY)),
     )
     for name, env in (("scorer", scorer_environment(settings)), ("legacy", legacy_environment(settings))):

@@ -5,6 +5,9 @@ A live rule is identified by (listener, priority) from the plan. Its forward act
 target groups, `[legacy, scorer]` by name; drift is any difference in weights or stickiness from what the stack
 config's `p` gives, and a missing rule, other conditions or other targets are structural problems: the rule there is
 not the one this program manages, so nothing may be modified automatically.
+
+Override header rules (production contract P11.1) are compared the same way: their conditions (with the http-header
+condition) and a plain forward to their one target group, with no stickiness.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ class LiveRule:
 
     arn: str
     priority: int
-    conditions: Mapping[str, tuple[str, ...]]  # field → sorted values
+    conditions: Mapping[str, tuple[str, ...]]  # field → sorted values; `http-header:<name>` for a header condition
     targets: tuple[LiveTarget, ...]
     stickiness: Stickiness | None  # None: not a forward with a ForwardConfig
     action_types: tuple[str, ...]
@@ -84,7 +87,11 @@ def parse_live_rule(raw: Mapping[str, Any], tg_names: Mapping[str, str]) -> Live
     for condition in raw.get("Conditions", []):
         field = condition.get("Field", "")
         values = condition.get(_CONDITION_CONFIG.get(field, ""), {}).get("Values") or condition.get("Values") or []
-        if field == "host-header":
+        header = condition.get("HttpHeaderConfig") or {}
+        if field == "http-header" and header.get("HttpHeaderName"):
+            # Header names and values compare case-insensitively; the name is part of what the condition tests.
+            field, values = f"http-header:{header['HttpHeaderName'].lower()}", header.get("Values") or []
+        if field == "host-header" or field.startswith("http-header:"):
             values = [v.lower() for v in values]
         conditions[field] = tuple(sorted(values))
     actions = raw.get("Actions", [])
@@ -114,6 +121,8 @@ def planned_conditions(rule: PlannedRule) -> dict[str, tuple[str, ...]]:
         conditions["http-request-method"] = tuple(sorted(rule.methods))
     if rule.hosts:
         conditions["host-header"] = tuple(sorted(h.lower() for h in rule.hosts))
+    if rule.header is not None:
+        conditions[f"http-header:{rule.header.name.lower()}"] = tuple(sorted(v.lower() for v in rule.header.values))
     return conditions
 
 
@@ -153,6 +162,32 @@ def compare_listener(plan: Sequence[PlannedRule], alb: str, live_rules: Sequence
     by_priority = {rule.priority: rule for rule in live_rules}
     return [compare_rule(rule, by_priority.get(rule.priority))
             for rule in plan if rule.alb == alb and rule.is_weighted]
+
+
+def compare_override(planned: PlannedRule, live: LiveRule | None) -> RuleState:
+    """Every difference between a planned override header rule and the live rule at its priority (P11.1)."""
+    if live is None:
+        return RuleState(planned, None, (Problem("missing", f"no rule at priority {planned.priority}"),))
+    problems: list[Problem] = []
+    expected_conditions = planned_conditions(planned)
+    if live.conditions != expected_conditions:
+        problems.append(Problem("conditions", f"conditions {_conditions_text(live.conditions)} instead of "
+                                              f"{_conditions_text(expected_conditions)}"))
+    expected = [t.target_group for t in planned.targets]
+    live_names = [t.target_group for t in live.targets]
+    if live.action_types != ("forward",) or live_names != expected:
+        problems.append(Problem("targets", f"forwards to {live_names or list(live.action_types)} instead of "
+                                           f"{expected}"))
+    elif live.stickiness is not None and live.stickiness.enabled:
+        problems.append(Problem("stickiness", f"stickiness {stickiness_text(live.stickiness)} instead of none"))
+    return RuleState(planned, live, tuple(problems))
+
+
+def compare_overrides(plan: Sequence[PlannedRule], alb: str, live_rules: Sequence[LiveRule]) -> list[RuleState]:
+    """Compare every override header rule of one ALB in the plan with the live rule at the same priority."""
+    by_priority = {rule.priority: rule for rule in live_rules}
+    return [compare_override(rule, by_priority.get(rule.priority))
+            for rule in plan if rule.alb == alb and rule.is_override]
 
 
 def rollback_actions(state: RuleState, target_group_arns: Mapping[str, str], duration: int) -> list[dict[str, Any]]:

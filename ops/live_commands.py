@@ -16,7 +16,16 @@ from components.routing import ALB_KEYS, SCORER_TARGET_GROUPS
 from ops import live
 from ops.config_commands import file_change_data
 from ops.context import StackContext, load_context
-from ops.drift import RuleState, compare_listener, is_rolled_back, parse_live_rule, rollback_actions, stickiness_text
+from ops.drift import (
+    LiveRule,
+    RuleState,
+    compare_listener,
+    compare_overrides,
+    is_rolled_back,
+    parse_live_rule,
+    rollback_actions,
+    stickiness_text,
+)
 from ops.errors import (
     EXIT_CHECK_FAILED,
     EXIT_INSUFFICIENT_DATA,
@@ -66,31 +75,59 @@ class AwsTarget:
         return clients
 
 
-def read_rule_states(context: StackContext, clients: live.AwsClients) -> list[RuleState]:
-    """Every weighted rule of the plan compared with the live rule at its (listener, priority)."""
+def read_planned_priorities(context: StackContext, clients: live.AwsClients, *,
+                            with_overrides: bool) -> dict[str, list[LiveRule]]:
+    """Per listener, the live rules at the plan's weighted priorities (and override priorities), TG names resolved."""
     plan = context.plan()
-    states: list[RuleState] = []
+    by_alb: dict[str, list[LiveRule]] = {}
     for alb in ALB_KEYS:
-        priorities = {r.priority for r in plan if r.alb == alb and r.is_weighted}
+        priorities = {r.priority for r in plan if r.alb == alb and (r.is_weighted or (with_overrides and
+                                                                                    r.is_override))}
         raw = [r for r in live.list_rules(clients.elbv2, context.listener_arn(alb)) if int(r["Priority"]) in priorities]
         arns = {t["TargetGroupArn"] for r in raw for a in r.get("Actions", [])
                 for t in a.get("ForwardConfig", {}).get("TargetGroups", [])}
         arns |= {a["TargetGroupArn"] for r in raw for a in r.get("Actions", []) if a.get("TargetGroupArn")}
         names = live.target_group_names(clients.elbv2, arns) if arns else {}
-        states.extend(compare_listener(plan, alb, [parse_live_rule(r, names) for r in raw]))
-    return states
+        by_alb[alb] = [parse_live_rule(r, names) for r in raw]
+    return by_alb
+
+
+def read_rule_states(context: StackContext, clients: live.AwsClients) -> list[RuleState]:
+    """Every weighted rule of the plan compared with the live rule at its (listener, priority)."""
+    plan = context.plan()
+    by_alb = read_planned_priorities(context, clients, with_overrides=False)
+    return [state for alb in ALB_KEYS for state in compare_listener(plan, alb, by_alb[alb])]
 
 
 def status_command(target: AwsTarget) -> Result:
-    """Live weights and stickiness of every shared rule, with drift from the stack config marked."""
+    """Live weights and stickiness of every shared rule and the override header rules, with drift marked."""
     context = target.context()
+    plan = context.plan()
     with aws_errors(context.region):
         clients = target.clients(context)
-        states = read_rule_states(context, clients)
+        by_alb = read_planned_priorities(context, clients, with_overrides=True)
+    states = [state for alb in ALB_KEYS for state in compare_listener(plan, alb, by_alb[alb])]
+    overrides = [state for alb in ALB_KEYS for state in compare_overrides(plan, alb, by_alb[alb])]
+    header = context.settings.override_header
     data = {"stack": context.stack, "region": clients.region, "stack_file": context.path.name,
-            "percent": context.settings.scorer_percent, "rules": [_state_data(s) for s in states]}
-    data["drift"] = any(s.has_drift for s in states)
+            "percent": context.settings.scorer_percent, "rules": [_state_data(s) for s in states],
+            "override_header": None if header is None else {"name": header.name, "scorer": header.scorer,
+                                                             "legacy": header.legacy},
+            "overrides": [_override_data(s) for s in overrides]}
+    data["drift"] = any(s.has_drift for s in [*states, *overrides])
     return Result(data, status_text(data), EXIT_CHECK_FAILED if data["drift"] else EXIT_OK)
+
+
+def _override_data(state: RuleState) -> dict[str, Any]:
+    rule, current = state.planned, state.live
+    assert rule.header is not None  # override rules always carry their header condition
+    return {"key": rule.key, "alb": rule.alb, "priority": rule.priority, "route": rule.override_of,
+            "header": f"{rule.header.name}: {','.join(rule.header.values)}",
+            "expected_target": rule.targets[0].target_group,
+            "live": None if current is None else {
+                "rule_arn": current.arn, "targets": [t.target_group for t in current.targets],
+                "stickiness": stickiness_text(current.stickiness)},
+            "drift": [p.message for p in state.problems]}
 
 
 def _state_data(state: RuleState) -> dict[str, Any]:

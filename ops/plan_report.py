@@ -61,7 +61,28 @@ def check_invariants(plan: Sequence[PlannedRule], percent: int, function_names: 
                   "; ".join(bad_weights) or f"{len(weighted)} weighted rules at {list(expected_weights)}, "
                                              f"stickiness {stickiness_text(stickiness_for(percent))}"),
         Invariant("AWS limits (validate_plan)", not limits, limits or "ok"),
+        _override_invariant(plan),
     ]
+
+
+def _override_invariant(plan: Sequence[PlannedRule]) -> Invariant:
+    """Either no override rules at all (disabled) or, per weighted rule, one to each side, both evaluated first
+    (production contract P11.1)."""
+    overrides = [r for r in plan if r.is_override]
+    if not overrides:
+        return Invariant("override header rules", True, "disabled (scorerOverrideHeader: false)")
+    problems = []
+    for rule in (r for r in plan if r.is_weighted):
+        own = [r for r in overrides if r.override_of == rule.key]
+        targets = sorted(r.targets[0].target_group for r in own)
+        if len(own) != 2 or targets != sorted(t.target_group for t in rule.targets):
+            problems.append(f"{rule.key}: {len(own)} override rules to {targets}")
+        problems.extend(f"{r.key} ({r.priority}) after {rule.key} ({rule.priority})" for r in own
+                        if r.priority > rule.priority)
+    header = overrides[0].header
+    detail = (f"{len(overrides)} rules, {header.name if header else '?'}: one to each side before each weighted rule"
+              if not problems else "; ".join(problems))
+    return Invariant("override header rules", not problems, detail)
 
 
 def plan_changes(before: Sequence[PlannedRule], after: Sequence[PlannedRule]) -> list[RuleChange]:

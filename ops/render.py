@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from components.routing import SCORER_TARGET_GROUPS, header_text
+
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """Left-aligned columns separated by two spaces; `None` shows as "-"."""
@@ -45,12 +47,17 @@ def plan_text(data: Mapping[str, Any]) -> str:
         weighted = e["stickiness"] is not None
         sticky = "-" if not weighted else (f"on ({e['stickiness']['duration']}s)" if e["stickiness"]["enabled"]
                                            else "off")
+        first = e["targets"][0]["target_group"]
+        if weighted:
+            sides = (first, weights[0], e["targets"][1]["target_group"], weights[1])
+        elif first in SCORER_TARGET_GROUPS.values():  # an override rule to the scorer
+            sides = ("-", "-", first, "all")
+        else:
+            sides = (first, "all", "-", "-")
         rows.append((e["alb"], e["priority"], e["key"], ",".join(e["methods"]) or "any", e["path"],
-                     ",".join(e["hosts"]) or "any", e["targets"][0]["target_group"],
-                     weights[0] if weighted else "all", e["targets"][1]["target_group"] if weighted else "-",
-                     weights[1] if weighted else "-", sticky))
-    parts = [header, "", format_table(("LISTENER", "PRIO", "ROUTE", "METHODS", "PATH", "HOSTS", "LEGACY TG", "LEGACY",
-                                       "SCORER TG", "SCORER", "STICKY"), rows), ""]
+                     ",".join(e["hosts"]) or "any", header_text(e.get("header")), *sides, sticky))
+    parts = [header, "", format_table(("LISTENER", "PRIO", "ROUTE", "METHODS", "PATH", "HOSTS", "HEADER", "LEGACY TG",
+                                       "LEGACY", "SCORER TG", "SCORER", "STICKY"), rows), ""]
     parts.append(format_table(("INVARIANT", "RESULT", "DETAIL"),
                               [(i["name"], "ok" if i["ok"] else "FAIL", i["detail"]) for i in data["invariants"]]))
     if data["percent"] != data["config_percent"]:
@@ -80,7 +87,22 @@ def status_text(data: Mapping[str, Any]) -> str:
         f"stack {data['stack']} ({data['region']}): live rules vs scorerPercent {data['percent']} in "
         f"{data['stack_file']}", "",
         format_table(("LISTENER", "PRIO", "ROUTE", "LIVE [legacy, scorer]", "LIVE STICKY", "EXPECTED", "EXP STICKY",
-                      "STATE"), rows), "", summary])
+                      "STATE"), rows), "", summary, "", override_status_text(data)])
+
+
+def override_status_text(data: Mapping[str, Any]) -> str:
+    """`status`: the override header rules (production contract P11.1), live target against the plan's."""
+    overrides = data.get("overrides") or []
+    if data.get("override_header") is None:
+        return "override header rules: disabled (scorerOverrideHeader: false)"
+    rows = [(o["alb"], o["priority"], o["key"], o["header"], ",".join(o["live"]["targets"]) if o["live"] else "-",
+             o["expected_target"], "ok" if not o["drift"] else "DRIFT: " + "; ".join(o["drift"])) for o in overrides]
+    drifted = sum(1 for o in overrides if o["drift"])
+    summary = (f"no drift: all {len(overrides)} override rules match" if not drifted
+               else f"DRIFT on {drifted} of {len(overrides)} override rules; `pulumi up --stack {data['stack']}` "
+                    "restores them")
+    return "\n".join([format_table(("LISTENER", "PRIO", "OVERRIDE RULE", "HEADER", "LIVE TARGET", "EXPECTED",
+                                    "STATE"), rows), "", summary])
 
 
 def health_text(data: Mapping[str, Any]) -> str:

@@ -11,6 +11,7 @@ from collections.abc import Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
+from components.listener_rules import HeaderMatch
 from components.settings import load_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,12 +71,22 @@ def wire_stickiness(rule: Any) -> tuple[bool, int] | None:
 
 
 def wire_conditions(rule: Any) -> dict[str, list[str]]:
-    """`{"pathPattern": [...], "httpRequestMethod": [...], "hostHeader": [...]}` of a registered rule."""
+    """`{"pathPattern": [...], "httpRequestMethod": [...], "hostHeader": [...], "httpHeader": [...]}` of a
+    registered rule (values only; `wire_header` gives the header condition with its name)."""
     out: dict[str, list[str]] = {}
     for condition in rule.inputs["conditions"]:
         for kind, value in condition.items():
             out[kind] = list(value["values"])
     return out
+
+
+def wire_header(rule: Any) -> HeaderMatch | None:
+    """The http-header condition of a registered rule, None when it has none."""
+    for condition in rule.inputs["conditions"]:
+        if "httpHeader" in condition:
+            header = condition["httpHeader"]
+            return HeaderMatch(header["httpHeaderName"], tuple(header["values"]))
+    return None
 
 
 def duplicates(items: Iterable[Hashable]) -> list[Hashable]:

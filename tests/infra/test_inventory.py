@@ -10,6 +10,7 @@ from components.inventory import alb_arn_suffix, function_name_problem, target_g
 from components.routing import (
     LEGACY_FUNCTIONS,
     LEGACY_ONLY_ROUTES,
+    OVERRIDE_PRIORITIES,
     SCORER_FUNCTION_NAME,
     SCORER_TARGET_GROUPS,
     SHARED_ROUTES,
@@ -21,7 +22,8 @@ EXPECTED_SHARED = [
     ("cc-bulk-post", "public", 1002, "/ceramic-cache/stamps/bulk", ("POST",), False, "cc-v1-st-bulk-POST-0"),
     ("cc-bulk-patch", "public", 1003, "/ceramic-cache/stamps/bulk", ("PATCH",), False, "cc-v1-st-bulk-PATCH-0"),
     ("cc-bulk-delete", "public", 1004, "/ceramic-cache/stamps/bulk", ("DELETE",), False, "cc-v1-st-bulk-DELETE-0"),
-    ("v2-stamp-score", "public", 2023, "/v2/stamps/*/score/*", ("GET",), True, "passport-v2-stamp-score"),
+    # 2026 instead of the contract's 2023: the override rules 2024/2025 must fit between history (2022) and this rule.
+    ("v2-stamp-score", "public", 2026, "/v2/stamps/*/score/*", ("GET",), True, "passport-v2-stamp-score"),
     ("embed-stamps", "internal", 2100, "/internal/embed/stamps/*", ("POST",), False, "embed-st-lambda"),
     ("embed-validate-key", "internal", 2101, "/internal/embed/validate-api-key", ("GET",), False, "embed-rl-lambda"),
     ("embed-score", "internal", 2103, "/internal/embed/score/*/*", ("GET",), False, "embed-gs-lambda"),
@@ -118,3 +120,29 @@ def test_alb_arn_suffix_is_derived_from_the_listener_arn():
 def test_alb_arn_suffix_rejects_non_alb_listener_arns(bad):
     with pytest.raises(ValueError, match="listener ARN"):
         alb_arn_suffix(bad)
+
+
+# Override header rules (production contract P11.1): (scorer, legacy) priorities per shared route.
+EXPECTED_OVERRIDES = {"cc-score-post": (901, 902), "cc-bulk-post": (903, 904), "cc-bulk-patch": (905, 906),
+                      "cc-bulk-delete": (907, 908), "v2-stamp-score": (2024, 2025), "embed-stamps": (2091, 2092),
+                      "embed-validate-key": (2093, 2094), "embed-score": (2095, 2096)}
+# Live priorities of the legacy rule set that a new rule must not take (routing contract §2.4, §6.3).
+LIVE_PUBLIC = {1000, 1001, 1002, 1003, 1004, 1006, 1007, 1010, 1012, 1015, 2000, 2021, 2022, 2023, 2060, 3000, 5020}
+LIVE_INTERNAL = {1011, 2100, 2101, 2103}
+
+
+def test_override_priorities_are_inventory_data_for_every_shared_route():
+    assert dict(OVERRIDE_PRIORITIES) == EXPECTED_OVERRIDES
+    assert set(OVERRIDE_PRIORITIES) == {r.key for r in SHARED_ROUTES}
+
+
+def test_override_priorities_precede_their_weighted_rule_and_are_free_live():
+    routes = {r.key: r for r in SHARED_ROUTES + LEGACY_ONLY_ROUTES}
+    program = {(r.alb, r.priority) for r in routes.values()}
+    for key, pair in OVERRIDE_PRIORITIES.items():
+        route = routes[key]
+        live = LIVE_PUBLIC if route.alb == "public" else LIVE_INTERNAL
+        assert all(p < route.priority for p in pair), f"{key}: override rules must come before the weighted rule"
+        assert not set(pair) & live, f"{key}: {pair} taken in the live {route.alb} listener"
+        assert not {(route.alb, p) for p in pair} & program, f"{key}: {pair} taken by another rule of the program"
+    assert routes["v2-stamp-history"].priority < min(OVERRIDE_PRIORITIES["v2-stamp-score"]), "history first"

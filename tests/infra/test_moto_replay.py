@@ -90,12 +90,16 @@ class MotoAlbs:
 def boto_conditions(conditions: list[dict]) -> list[dict]:
     fields = {"pathPattern": ("path-pattern", "PathPatternConfig"),
               "httpRequestMethod": ("http-request-method", "HttpRequestMethodConfig"),
-              "hostHeader": ("host-header", "HostHeaderConfig")}
+              "hostHeader": ("host-header", "HostHeaderConfig"),
+              "httpHeader": ("http-header", "HttpHeaderConfig")}
     out = []
     for condition in conditions:
         for kind, value in condition.items():
             field, config = fields[kind]
-            out.append({"Field": field, config: {"Values": list(value["values"])}})
+            values = {"Values": list(value["values"])}
+            if kind == "httpHeader":
+                values["HttpHeaderName"] = value["httpHeaderName"]
+            out.append({"Field": field, config: values})
     return out
 
 
@@ -127,9 +131,10 @@ def test_program_rules_and_target_groups_apply_to_moto(program_run, stack, perce
         albs = replay(run, stack)
         public = albs.rules_by_priority(settings.public_listener_arn)
         internal = albs.rules_by_priority(settings.internal_listener_arn)
-        assert sorted(public) == [1001, 1002, 1003, 1004, 1005, 2021, 2022, 2023, 2060], f"{stack}: public priorities"
-        assert sorted(internal) == [2100, 2101, 2103], f"{stack}: internal priorities"
-        for priority, legacy_tg in ((1002, "l-cc-v1-st-bulk-POST-0"), (2023, "l-passport-v2-stamp-score")):
+        assert sorted(public) == [*range(901, 909), 1001, 1002, 1003, 1004, 1005, 2021, 2022, 2024, 2025, 2026,
+                                  2060], f"{stack}: public priorities"
+        assert sorted(internal) == [*range(2091, 2097), 2100, 2101, 2103], f"{stack}: internal priorities"
+        for priority, legacy_tg in ((1002, "l-cc-v1-st-bulk-POST-0"), (2026, "l-passport-v2-stamp-score")):
             targets, sticky = _forward_summary(albs, public[priority])
             assert targets == [(legacy_tg, 100 - p), ("l-passport-v2-scorer", p)], f"{stack}: rule {priority}"
             assert sticky == (0 < p < 100), f"{stack}: stickiness of rule {priority}"
@@ -196,6 +201,6 @@ def test_rollback_is_an_in_place_modify(program_run):
                                        Actions=[albs.boto_action(a) for a in registration.inputs["actions"]])
         after = albs.rules_by_priority(settings.public_listener_arn)
         assert {p: r["RuleArn"] for p, r in before.items()} == {p: r["RuleArn"] for p, r in after.items()}
-        for priority in (1001, 1002, 1003, 1004, 2023):
+        for priority in (1001, 1002, 1003, 1004, 2026):
             targets, sticky = _forward_summary(albs, after[priority])
             assert [w for _, w in targets] == [100, 0] and sticky is False, f"rule {priority} after rollback"

@@ -32,6 +32,7 @@ from .helpers import (
     tg_arn,
     tg_arn_suffix,
     wire_conditions,
+    wire_header,
     wire_stickiness,
     wire_targets,
 )
@@ -71,7 +72,7 @@ def test_every_registered_type_and_name_is_unique(program_run, stack):
     assert duplicates((r.typ, r.name) for r in run.resources) == [], f"{stack}: duplicate URNs"
     counts = Counter(r.typ for r in run.resources)
     assert (counts[FUNCTION_TYPE], counts[TG_TYPE], counts[PERMISSION_TYPE], counts[ATTACHMENT_TYPE],
-            counts[ALARM_TYPE], counts[RULE_TYPE]) == (11, 12, 12, 12, 72, 12), f"{stack}: {counts}"
+            counts[ALARM_TYPE], counts[RULE_TYPE]) == (11, 12, 12, 12, 72, 28), f"{stack}: {counts}"
     tg_names = [r.inputs["name"] for r in run.of_type(TG_TYPE)]
     assert duplicates(tg_names) == [] and all(len(n) <= 32 for n in tg_names), tg_names
     assert all(len(r.inputs["name"]) <= 64 for r in run.of_type(FUNCTION_TYPE))
@@ -83,7 +84,7 @@ def test_one_rule_per_listener_and_priority(program_run, stack):
     pairs = [(r.inputs["listenerArn"], int(r.inputs["priority"])) for r in rules]
     assert duplicates(pairs) == [], f"{stack}: duplicate (listener, priority)"
     listeners = _listeners(stack)
-    assert Counter(r.inputs["listenerArn"] for r in rules) == {listeners["public"]: 9, listeners["internal"]: 3}
+    assert Counter(r.inputs["listenerArn"] for r in rules) == {listeners["public"]: 19, listeners["internal"]: 9}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -127,14 +128,21 @@ def test_registered_rules_shadow_nothing(program_run, stack):
     registered = []
     for rule in program_run(stack).of_type(RULE_TYPE):
         conditions = wire_conditions(rule)
+        header = wire_header(rule)
+        # An override rule's name is `route-<shared route>-override-<side>`: the rule it overrides on purpose.
+        overrides = rule.name.split("-override-")[0] if header else None
         registered.append(PlannedRule(
             key=rule.name, alb=alb_of[rule.inputs["listenerArn"]], priority=int(rule.inputs["priority"]),
             path=conditions["pathPattern"][0], methods=tuple(conditions.get("httpRequestMethod", ())),
             hosts=tuple(conditions.get("hostHeader", ())), owner="routing", resource_name=rule.name, parent="",
-            targets=tuple(PlannedTarget(arn, w) for arn, w in wire_targets(rule))))
+            targets=tuple(PlannedTarget(arn, w) for arn, w in wire_targets(rule)), header=header,
+            override_of=overrides))
     assert find_shadowed(registered) == [], f"{stack}: a registered rule is shadowed"
     priority = {r.key: r.priority for r in registered}
     assert priority["route-v2-stamp-history"] < priority["route-v2-stamp-score"] < priority["route-v2-catch-all"]
+    assert priority["route-v2-stamp-history"] < priority["route-v2-stamp-score-override-scorer"] < \
+        priority["route-v2-stamp-score"]
+    assert sum(1 for r in registered if r.header is not None) == 16
 
 
 @pytest.mark.parametrize("percent", [0, 1, 50, 99, 100])

@@ -49,9 +49,9 @@ def test_plan_has_one_rule_per_listener_priority(stack):
     validate_plan(plan)
     pairs = Counter((r.alb, r.priority) for r in plan)
     assert [pair for pair, n in pairs.items() if n > 1] == [], f"{stack}: duplicate (listener, priority)"
-    assert len(plan) == 12
-    assert Counter(r.alb for r in plan) == {"public": 9, "internal": 3}
-    assert Counter(r.owner for r in plan) == {"routing": 10, "component": 2}
+    assert len(plan) == 28, "12 rules of the contract and 16 override header rules"
+    assert Counter(r.alb for r in plan) == {"public": 19, "internal": 9}
+    assert Counter(r.owner for r in plan) == {"routing": 26, "component": 2}
 
 
 @pytest.mark.parametrize("percent", [0, 1, 50, 99, 100])
@@ -147,14 +147,18 @@ def test_history_precedes_score_and_catch_all_comes_last(production):
 
 
 def test_moving_history_after_score_is_reported_as_shadowed(production):
-    plan = [replace(r, priority=2024) if r.key == "v2-stamp-history" else r for r in plan_rules(production)]
+    # The contract's case moves history to 2024, one after the weighted rule; that rule is at 2026 now (2024/2025 are
+    # its override rules), so history moves to 2027.
+    plan = [replace(r, priority=2027) if r.key == "v2-stamp-history" else r for r in plan_rules(production)]
     assert find_shadowed(plan) == [("v2-stamp-history", "v2-stamp-score")]
 
 
 def test_moving_catch_all_first_shadows_every_specific_v2_rule(production):
     plan = [replace(r, priority=2000) if r.key == "v2-catch-all" else r for r in plan_rules(production)]
     assert sorted(find_shadowed(plan)) == [("v2-model-score", "v2-catch-all"), ("v2-stamp-history", "v2-catch-all"),
-                                           ("v2-stamp-score", "v2-catch-all")]
+                                           ("v2-stamp-score", "v2-catch-all"),
+                                           ("v2-stamp-score-override-legacy", "v2-catch-all"),
+                                           ("v2-stamp-score-override-scorer", "v2-catch-all")]
 
 
 def _mutate(plan, key, **changes):
@@ -229,7 +233,7 @@ def test_routing_table_structure_and_order(production):
     assert [(e["alb"], e["priority"]) for e in table] == sorted((e["alb"], e["priority"]) for e in table)
     entry = next(e for e in table if e["key"] == "cc-bulk-post")
     assert entry == {"key": "cc-bulk-post", "alb": "public", "priority": 1002, "path": "/ceramic-cache/stamps/bulk",
-                     "methods": ["POST"], "hosts": [], "owner": "routing",
+                     "methods": ["POST"], "hosts": [], "header": None, "owner": "routing",
                      "targets": [{"target_group": "l-cc-v1-st-bulk-POST-0", "weight": 95},
                                  {"target_group": "l-passport-v2-scorer", "weight": 5}],
                      "stickiness": {"enabled": True, "duration": 3600}}
@@ -256,7 +260,7 @@ def test_plan_module_imports_and_cli_run_without_a_pulumi_engine():
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["stack"] == "production" and doc["scorer_percent"] == 0
-    assert len(doc["routing_table"]) == 12
+    assert len(doc["routing_table"]) == 28
     assert all("arn" not in t for e in doc["routing_table"] for t in e["targets"]), "offline table has no ARNs"
 
 

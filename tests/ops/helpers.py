@@ -69,6 +69,9 @@ def boto_conditions(rule: PlannedRule) -> list[dict[str, Any]]:
         conditions.append({"Field": "http-request-method", "HttpRequestMethodConfig": {"Values": list(rule.methods)}})
     if rule.hosts:
         conditions.append({"Field": "host-header", "HostHeaderConfig": {"Values": list(rule.hosts)}})
+    if rule.header is not None:
+        conditions.append({"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": rule.header.name,
+                                                                        "Values": list(rule.header.values)}})
     return conditions
 
 

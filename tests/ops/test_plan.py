@@ -33,9 +33,10 @@ def test_plan_works_without_credentials_or_network(capsys, stack, no_aws, no_net
     assert run.code == 0, run.err
     assert run.err == ""
     rows = [line for line in run.out.splitlines() if line.startswith(("public ", "internal "))]
-    assert len(rows) == 12, run.out
+    assert len(rows) == 28, run.out
+    assert sum(1 for row in rows if "X-Scorer-Target: " in row) == 16, run.out
     for invariant in ("one rule per (listener, priority)", "no shadowed rule", "valid weights and stickiness",
-                      "AWS limits (validate_plan)"):
+                      "AWS limits (validate_plan)", "override header rules"):
         assert any(line.startswith(invariant) and " ok " in line for line in run.out.splitlines()), invariant
     assert f"scorerPercent {percent} in Pulumi.{stack}.yaml" in run.out
 
@@ -81,7 +82,7 @@ def test_unknown_stack_is_a_usage_error(capsys):
 def test_invariants_report_shadowing_duplicates_and_weights():
     settings = load_stack_settings("production", ROOT).with_percent(25)
     plan = plan_rules(settings)
-    mutated = [replace(r, priority=2024) if r.key == "v2-stamp-history" else
+    mutated = [replace(r, priority=2027) if r.key == "v2-stamp-history" else  # after the weighted rule (2026)
                replace(r, priority=1002) if r.key == "cc-bulk-patch" else r for r in plan]
     mutated = [replace(r, targets=(r.targets[0], replace(r.targets[1], weight=30))) if r.key == "embed-score" else r
                for r in mutated]

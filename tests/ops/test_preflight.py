@@ -7,15 +7,21 @@ import json
 
 import pytest
 
-from components.routing import ROUTES
+from components.routing import ROUTES, plan_rules
+from components.settings import load_stack_settings
 from ops.drift import LiveRule, LiveTarget
 from ops.preflight import check_plan, match_live_rule
 
-from .helpers import copy_stack_file, run_cli
+from .helpers import ROOT, boto_conditions, copy_stack_file, run_cli
 
-ALL_KEYS = {r.key for r in ROUTES}
-CC_KEYS = {"cc-score-post", "cc-bulk-post", "cc-bulk-patch", "cc-bulk-delete", "cc-authenticate"}
-V2_KEYS = {"v2-model-score", "v2-stamp-history", "v2-stamp-score", "v2-catch-all"}
+PLAN = plan_rules(load_stack_settings("production", ROOT))
+ALL_KEYS = {r.key for r in PLAN}
+assert len(ALL_KEYS) == 28 and {r.key for r in ROUTES} <= ALL_KEYS
+OVERRIDES = {r.override_of: {k.key for k in PLAN if k.override_of == r.override_of} for r in PLAN if r.is_override}
+CC_KEYS = {"cc-score-post", "cc-bulk-post", "cc-bulk-patch", "cc-bulk-delete", "cc-authenticate",
+           *(key for route in ("cc-score-post", "cc-bulk-post", "cc-bulk-patch", "cc-bulk-delete")
+             for key in OVERRIDES[route])}
+V2_KEYS = {"v2-model-score", "v2-stamp-history", "v2-stamp-score", "v2-catch-all", *OVERRIDES["v2-stamp-score"]}
 
 
 def preflight(capsys, stack_dir, *extra):
@@ -49,12 +55,12 @@ def test_listeners_holding_the_programs_rules_are_all_adopted(emulated, capsys):
     code, data, by_key = statuses(capsys, stack_dir)
 
     assert code == 0
-    assert len(data["rules"]) == 12 and set(by_key) == ALL_KEYS
+    assert len(data["rules"]) == 28 and set(by_key) == ALL_KEYS
     assert set(by_key.values()) == {"adopt"}
-    assert data["counts"] == {"conflict": 0, "shadowed": 0, "may-shadow": 0, "adopt": 12, "free": 0}
+    assert data["counts"] == {"conflict": 0, "shadowed": 0, "may-shadow": 0, "adopt": 28, "free": 0}
     live = albs.all_rules()
     imports = {i["name"]: i for i in data["imports"]}
-    assert len(imports) == 12
+    assert len(imports) == 28
     assert imports["route-cc-bulk-post"]["id"] == live[("public", 1002)]["RuleArn"]
     assert imports["route-embed-score"]["id"] == live[("internal", 2103)]["RuleArn"]
     # component-owned rules are imported under the legacy function's rule name, with that component as parent
@@ -63,7 +69,7 @@ def test_listeners_holding_the_programs_rules_are_all_adopted(emulated, capsys):
     assert cc_auth["type"] == "aws:lb/listenerRule:ListenerRule"
     text = preflight(capsys, stack_dir)
     assert text.code == 0
-    assert "12 adopt: ready for the first `pulumi up` once the rules above are imported or removed" in text.out
+    assert "28 adopt: ready for the first `pulumi up` once the rules above are imported or removed" in text.out
     assert live[("public", 1002)]["RuleArn"] in text.out
 
 
@@ -76,7 +82,7 @@ def test_empty_listeners_are_all_free(emulated, capsys):
     assert code == 0
     assert set(by_key) == ALL_KEYS and set(by_key.values()) == {"free"}
     assert data["imports"] == [] and data["live_rule_counts"] == {"public": 0, "internal": 0}
-    assert "12 free: ready for the first `pulumi up`" in preflight(capsys, stack_dir).out
+    assert "28 free: ready for the first `pulumi up`" in preflight(capsys, stack_dir).out
 
 
 def test_a_foreign_rule_at_our_priority_is_a_conflict(emulated, capsys):
@@ -122,7 +128,7 @@ def test_a_lower_numbered_rule_for_another_host_does_not_shadow(emulated, capsys
 
     assert code == 0, data
     assert all(by_key[k] == "adopt" for k in V2_KEYS)
-    assert data["live_rule_counts"]["public"] == 10
+    assert data["live_rule_counts"]["public"] == 20
 
 
 def test_a_lower_numbered_rule_on_any_host_does_shadow_the_v2_rules(emulated, capsys):
@@ -206,4 +212,70 @@ def test_check_plan_ignores_higher_numbers_other_listeners_and_our_own_prioritie
     assert by_key["v2-stamp-score"].status == "free"  # 2022 becomes ours: not counted as shadowing 2023
     assert by_key["embed-score"].status == "shadowed" and by_key["embed-score"].blocking
     assert by_key["embed-stamps"].status == "free" and not by_key["embed-stamps"].blocking
-    assert {k for k, c in by_key.items() if c.status != "free"} == {"v2-stamp-history", "embed-score"}
+    assert {k for k, c in by_key.items() if c.status != "free"} == {"v2-stamp-history", "embed-score",
+                                                                     *OVERRIDES["embed-score"]}
+
+
+# --- override header rules (production contract P11.1) --------------------------------------------------------------
+
+def header(name, *values):
+    return {"Field": "http-header", "HttpHeaderConfig": {"HttpHeaderName": name, "Values": list(values)}}
+
+
+def test_a_foreign_rule_on_the_override_header_shadows_history(emulated, capsys):
+    """A live rule testing our header value catches the history requests that carry it, and our override rules."""
+    albs, stack_dir = emulated()
+    add_rule(albs, "public", 2010, [path("/v2/*"), header("x-scorer-target", "SCORER")])
+
+    code, data, by_key = statuses(capsys, stack_dir)
+
+    assert code == 1
+    # Every v2 rule whose sample requests may carry `scorer`: all but the override rule that needs `legacy`.
+    assert {k for k, s in by_key.items() if s == "shadowed"} == V2_KEYS - {"v2-stamp-score-override-legacy"}
+    history = next(r for r in data["rules"] if r["key"] == "v2-stamp-history")
+    assert history["shadowed_by"][0]["priority"] == 2010
+    assert "header x-scorer-target=scorer" in history["shadowed_by"][0]["summary"]
+
+
+def test_a_foreign_rule_on_another_header_shadows_nothing(emulated, capsys):
+    albs, stack_dir = emulated()
+    add_rule(albs, "public", 2010, [path("/v2/*"), header("X-Debug", "1")])
+
+    code, _data, by_key = statuses(capsys, stack_dir)
+
+    assert code == 0 and set(by_key.values()) == {"adopt"}
+
+
+def test_the_legacy_v2_rule_at_2023_is_adopted_and_moved(emulated, capsys):
+    """The live state of routing contract §6.3: the legacy v2 stamp-score rule at 2023, nothing at 2024-2026. It is
+    imported as the weighted rule (which `pulumi up` moves to 2026) and shadows neither it nor the override rules."""
+    albs, stack_dir = emulated(percent=0)
+    weighted = next(r for r in PLAN if r.key == "v2-stamp-score")
+    for priority in (2024, 2025, 2026):
+        albs.elbv2.delete_rule(RuleArn=albs.rules("public")[priority]["RuleArn"])
+    add_rule(albs, "public", 2023, boto_conditions(weighted),
+             {"Type": "forward", "TargetGroupArn": albs.tg_arns["l-passport-v2-stamp-score"]})
+    legacy_arn = albs.rules("public")[2023]["RuleArn"]
+
+    code, data, by_key = statuses(capsys, stack_dir)
+
+    assert code == 0, data
+    assert by_key["v2-stamp-score"] == "adopt"
+    assert {by_key[k] for k in OVERRIDES["v2-stamp-score"]} == {"free"}
+    rule = next(r for r in data["rules"] if r["key"] == "v2-stamp-score")
+    assert rule["live"] is None and rule["moves_from"]["priority"] == 2023 and rule["shadowed_by"] == []
+    assert rule["import"] == {"type": "aws:lb/listenerRule:ListenerRule", "name": "route-v2-stamp-score",
+                              "parent": "routing", "id": legacy_arn}
+    assert "moves it to 2026" in rule["todo"] and "shadows our rules" in rule["todo"]
+
+
+@pytest.mark.parametrize(("conditions", "headers", "expected"), [
+    ({"http-header:x-scorer-target": ("scorer",)}, {"X-Scorer-Target": "Scorer"}, "match"),
+    ({"http-header:x-scorer-target": ("scorer",)}, {"X-Scorer-Target": "legacy"}, "no-match"),
+    ({"http-header:x-scorer-target": ("scor*",)}, {"x-scorer-target": "scorer"}, "match"),
+    ({"http-header:x-scorer-target": ("scorer",)}, {}, "no-match"),
+    ({"http-header:x-scorer-target": ("scorer",), "query-string": ()}, {"X-Scorer-Target": "scorer"}, "maybe"),
+])
+def test_match_live_rule_with_headers(conditions, headers, expected):
+    rule = LiveRule("arn:rule", 10, {"path-pattern": ("/v2/*",), **conditions}, (), None, ("forward",))
+    assert match_live_rule(rule, "/v2/x", "GET", "h", headers) == expected

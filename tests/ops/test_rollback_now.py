@@ -15,7 +15,7 @@ from ops import live
 
 from .helpers import run_cli
 
-SHARED = {("public", p) for p in (1001, 1002, 1003, 1004, 2023)} | {("internal", p) for p in (2100, 2101, 2103)}
+SHARED = {("public", p) for p in (1001, 1002, 1003, 1004, 2026)} | {("internal", p) for p in (2100, 2101, 2103)}
 
 
 def rollback_now(capsys, stack_dir, *extra):
