@@ -15,6 +15,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.settings import PROJECT_DIR
+from ops.compare.command import CompareOptions, compare_command
 from ops.config_commands import plan_command, rollback_file_command, set_command
 from ops.errors import EXIT_AWS, EXIT_CODES_HELP, OpsError, describe_aws_error
 from ops.live_commands import AwsTarget, health_command, rollback_now_command, status_command
@@ -31,7 +32,17 @@ DESCRIPTION = """Rollout operations for the scorer/legacy weighted routing (READ
   preflight before the first deploy: every live rule of both listeners vs the plan (conflict, adopt, shadowed)
   health    CloudWatch: scorer vs legacy target groups per ALB, PASS / FAIL / INSUFFICIENT DATA
   set       change scorerPercent in Pulumi.<stack>.yaml (comments and layout kept) and print the pulumi commands
-  rollback  scorerPercent 0 in the stack file; --now also sets every live shared rule to [100, 0], stickiness off"""
+  rollback  scorerPercent 0 in the stack file; --now also sets every live shared rule to [100, 0], stickiness off
+  compare   the same read requests to the legacy and the scorer function (Lambda Invoke, or --via-url through the
+            load balancer with the override header); per-route summary, JSON report; exit 0 iff identical"""
+
+COMPARE_EPILOG = """request file (JSON; example: ops/examples/compare-requests.json):
+  {"api_key_env": "SCORER_COMPARE_API_KEY", "jwt_env": "SCORER_COMPARE_JWT",
+   "requests": [{"route": "E1", "scorer_id": 335, "addresses": ["0x…"]}, {"route": "E7"}, …]}
+  routes E1, E6, E7, E8, E10, E11 only (write routes are refused); credentials come from the environment variables
+  the file names, never from the file.
+
+"""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
                                    epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     rollback.add_argument("--now", action="store_true",
                           help="also ModifyRule every live shared rule to [100, 0] with stickiness off")
+    compare = commands.add_parser("compare", parents=[common, aws], help="same requests to both sides, compared",
+                                  epilog=COMPARE_EPILOG + EXIT_CODES_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("--requests", required=True, type=Path, metavar="FILE", help="the request file (JSON)")
+    compare.add_argument("--report", type=Path, metavar="FILE", help="write every difference and error as JSON")
+    compare.add_argument("--concurrency", type=int, default=4, metavar="N",
+                         help="requests in flight at once (default 4, at most 32)")
+    compare.add_argument("--via-url", metavar="BASE", help="send through the public load balancer at BASE (e.g. "
+                         "https://api.passport.xyz) with the override header instead of Lambda Invoke")
+    compare.add_argument("--via-internal-url", metavar="BASE", help="base URL of the internal load balancer for "
+                         "E10/E11 with --via-url")
+    compare.add_argument("--legacy-function", action="append", default=[], metavar="ROUTE=NAME", type=_route_name,
+                         help="legacy function of a route (default: the program's, or the legacy deployment's "
+                              "cc-v1-score-GET-0 / cc-weights-GET-0 / cc-v1-st-GET-0 for E6 / E7 / E8)")
+    compare.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                         help="HTTP timeout per request with --via-url (default 60)")
     return parser
+
+
+def _route_name(text: str) -> tuple[str, str]:
+    route, sep, name = text.partition("=")
+    if not sep or not route.strip() or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected ROUTE=NAME, e.g. E6=cc-v1-score-GET-0, got {text!r}")
+    return route.strip().upper(), name.strip()
 
 
 def _utc_time(text: str) -> datetime:
@@ -97,6 +131,11 @@ def run(args: argparse.Namespace) -> Result:
         return preflight_command(target)
     if args.command == "health":
         return health_command(target, args.since, until=args.until, min_requests=args.min_requests)
+    if args.command == "compare":
+        return compare_command(target, CompareOptions(
+            requests_path=args.requests, report_path=args.report, concurrency=args.concurrency,
+            via_url=args.via_url, via_internal_url=args.via_internal_url,
+            legacy_functions=dict(args.legacy_function), http_timeout_s=args.timeout))
     return rollback_now_command(target)
 
 

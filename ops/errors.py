@@ -22,14 +22,15 @@ from botocore.exceptions import (
 )
 
 EXIT_OK = 0
-EXIT_CHECK_FAILED = 1  # drift, failed invariant, unhealthy scorer, live rules that do not match the plan
+EXIT_CHECK_FAILED = 1  # drift, failed invariant, unhealthy scorer, live rules not matching the plan, compare diffs
 EXIT_USAGE = 2  # bad arguments or stack config (argparse uses 2 as well)
 EXIT_AWS = 3  # credentials, region, network, permissions, throttling, missing AWS resources
 EXIT_INSUFFICIENT_DATA = 4  # health: not enough traffic on the scorer side for a verdict
 
 EXIT_CODES_HELP = f"""exit codes:
   {EXIT_OK}  ok (no drift, invariants hold, health PASS, change applied)
-  {EXIT_CHECK_FAILED}  check failed: drift, a routing invariant, health FAIL, or live rules that do not match the plan
+  {EXIT_CHECK_FAILED}  check failed: drift, a routing invariant, health FAIL, live rules that do not match the plan,
+     or compare: a difference or a failed request on either side
   {EXIT_USAGE}  usage or stack config error (including an invalid percentage)
   {EXIT_AWS}  AWS error: no credentials, endpoint unreachable, access denied, throttling, listener not found
   {EXIT_INSUFFICIENT_DATA}  health: INSUFFICIENT DATA (too few scorer requests in the window; not a pass)"""

@@ -1,0 +1,83 @@
+"""Run the comparison: every request to both sides, a bounded number at a time, and compare the replies.
+
+Requests for the same address never run at the same time (the legacy side can race on one address, scoring contract
+§12 #7), and within a request the legacy side goes first: it is the side production runs today. A
+`FatalTransportError` stops the run; any other failure is that request's outcome.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Literal
+
+from ops.compare.diff import Difference, compare_replies
+from ops.compare.request_file import CompareRequest
+from ops.compare.transport import Outcome, Transport
+
+Verdict = Literal["identical", "different", "error"]
+MAX_CONCURRENCY = 32
+
+
+@dataclass(frozen=True)
+class RequestResult:
+    request: CompareRequest
+    legacy: Outcome
+    scorer: Outcome
+    differences: tuple[Difference, ...] = ()
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.legacy.error is not None or self.scorer.error is not None:
+            return "error"
+        return "different" if self.differences else "identical"
+
+
+def compare_one(request: CompareRequest, transport: Transport) -> RequestResult:
+    """One request to both sides, legacy first, and the differences of the replies."""
+    legacy = transport.send(request, "legacy")
+    scorer = transport.send(request, "scorer")
+    differences: tuple[Difference, ...] = ()
+    if legacy.reply is not None and scorer.reply is not None:
+        differences = tuple(compare_replies(request.route.key, legacy.reply, scorer.reply))
+    return RequestResult(request, legacy, scorer, differences)
+
+
+def run_comparison(requests: Sequence[CompareRequest], transport: Transport, *, concurrency: int = 4,
+                   on_result: Callable[[RequestResult], None] = lambda result: None) -> list[RequestResult]:
+    """Compare every request; results in request order. `on_result` is called as each one finishes."""
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be 1..{MAX_CONCURRENCY}, got {concurrency}")
+    locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+    guard = threading.Lock()
+    stop = threading.Event()
+
+    def task(request: CompareRequest) -> RequestResult | None:
+        if stop.is_set():
+            return None
+        with guard:
+            lock = locks[request.address or f"#{request.index}"]
+        with lock:
+            if stop.is_set():
+                return None
+            try:
+                result = compare_one(request, transport)
+            except BaseException:
+                stop.set()
+                raise
+        on_result(result)
+        return result
+
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="compare") as pool:
+        futures = [pool.submit(task, request) for request in requests]
+        wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f.done() and not f.cancelled() and f.exception() is not None), None)
+        if failed is not None:
+            stop.set()
+            for future in futures:
+                future.cancel()
+            raise failed.exception()  # type: ignore[misc]  # leaving the block waits for the running requests
+    return [result for future in futures if (result := future.result()) is not None]
