@@ -28,7 +28,7 @@ EXIT_INTERRUPTED = 130
 DESCRIPTION = """Rollout operations for the scorer/legacy weighted routing (README "Operating a rollout").
 
   plan      routing table and invariants from Pulumi.<stack>.yaml (offline; --percent N to preview a change)
-  status    live weights and stickiness of the 8 shared rules, with drift from the stack config
+  status    live weights and stickiness of the 8 shared rules and the 16 override header rules, with drift
   preflight before the first deploy: every live rule of both listeners vs the plan (conflict, adopt, shadowed)
   health    CloudWatch: scorer vs legacy target groups per ALB, PASS / FAIL / INSUFFICIENT DATA
   set       change scorerPercent in Pulumi.<stack>.yaml (comments and layout kept) and print the pulumi commands

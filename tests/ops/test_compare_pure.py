@@ -6,12 +6,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from ops.compare.diff import Difference, compare_replies, diff_values
-from ops.compare.engine import RequestResult
+from ops.compare.engine import RequestResult, run_comparison
 from ops.compare.events import MalformedResponse, Reply, alb_event, reply_from_alb
 from ops.compare.normalise import TIMESTAMP_PLACEHOLDER, UnorderedList, normalise_body
 from ops.compare.progress import Progress
@@ -23,7 +25,7 @@ from ops.compare.request_file import (
     read_credentials,
 )
 from ops.compare.summary import percentile, summarise
-from ops.compare.transport import Outcome
+from ops.compare.transport import FatalTransportError, Outcome
 
 from .helpers import ROOT
 
@@ -259,3 +261,44 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one():
     progress.close()
     assert tty.getvalue() == ("\r[" + "#" * 15 + "." * 15 + "] 1/2 requests, 0 different, 1 with errors"
                               "\r[" + "#" * 30 + "] 2/2 requests, 0 different, 1 with errors\n")
+
+
+# --- engine --------------------------------------------------------------------------------------------------------
+
+class RecordingTransport:
+    """Answers every request the same on both sides; records the order of calls; may fail on one request."""
+
+    def __init__(self, fatal_at: int | None = None) -> None:
+        self.calls: list[tuple[int, str]] = []
+        self.fatal_at = fatal_at
+        self.lock = threading.Lock()
+
+    def send(self, request, side):
+        if request.index == self.fatal_at:
+            raise FatalTransportError("no usable AWS credentials found")
+        with self.lock:
+            self.calls.append((request.index, side))
+        time.sleep(0.002)
+        return Outcome(Reply(200, {}, json.dumps({"n": request.index % 2})), None, 1.0)
+
+
+def test_engine_keeps_file_order_per_address_and_legacy_first():
+    requests = parse({"requests": [{"route": "E1", "scorer_id": 1, "addresses": [A, B, A, B, A]}, {"route": "E7"},
+                                   {"route": "E11", "scorer_id": 1, "address": A}]}).requests
+    transport = RecordingTransport()
+
+    results = run_comparison(requests, transport, concurrency=3)
+
+    assert [r.request.index for r in results] == list(range(7)) and all(r.verdict == "identical" for r in results)
+    for address in (A, B):
+        indexes = [r.index for r in requests if r.address == address]
+        calls = [call for call in transport.calls if call[0] in indexes]
+        assert calls == [(i, side) for i in indexes for side in ("legacy", "scorer")], address
+
+
+def test_engine_stops_on_a_fatal_transport_error():
+    requests = parse({"requests": [{"route": "E1", "scorer_id": 1, "addresses": [A, B]}, {"route": "E7"}]}).requests
+    with pytest.raises(FatalTransportError, match="no usable AWS credentials"):
+        run_comparison(requests, RecordingTransport(fatal_at=0), concurrency=1)
+    with pytest.raises(ValueError, match=r"concurrency must be 1\.\.32"):
+        run_comparison(requests, RecordingTransport(), concurrency=33)
