@@ -7,6 +7,7 @@ from enum import Enum
 from .response import RESPONSE_HEADERS, Response
 
 INVALID_API_KEY = "Invalid API Key."
+RATE_LIMITED = "You have been rate limited! Use this form to request a rate limit elevation: {form}"
 NO_SCORER = "No scorer matches the given criteria."
 INVALID_ADDRESS = "Invalid address."
 GENERIC_ERROR = "An error has occurred"

@@ -16,7 +16,8 @@ _app: App | None = None
 
 
 def build_app(environ: dict[str, str] | None = None) -> App:
-    """Cold start: secret overlay, settings, the kept connection holder (connected on first use)."""
+    """Cold start: secret overlay, settings, the kept connection holder (connected on first use) and, through
+    AppContext, the rate limiter (the Redis client is imported, and its URL checked, only when it is enabled)."""
     settings = parse_settings(environment_with_secret(dict(os.environ) if environ is None else environ))
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (directly or through SCORER_SERVER_SSM_ARN)")

@@ -7,6 +7,7 @@ import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
 DATABASE_URL = "DATABASE_URL"
 SECRET_KEY = "SECRET_KEY"  # noqa: S105 (a variable name, not a secret)
@@ -21,6 +22,7 @@ HUMAN_POINTS_START_TIMESTAMP = "HUMAN_POINTS_START_TIMESTAMP"
 HUMAN_POINTS_MTA_ENABLED = "HUMAN_POINTS_MTA_ENABLED"
 MAX_BULK_CACHE_SIZE = "MAX_BULK_CACHE_SIZE"
 RATELIMIT_ENABLE = "RATELIMIT_ENABLE"
+CELERY_BROKER_URL = "CELERY_BROKER_URL"
 PASSPORT_API_RATE_LIMITING_FORM = "PASSPORT_API_RATE_LIMITING_FORM"
 DEMO_API_KEY = "DEMO_API_KEY"
 DEMO_API_KEY_ALIASES = "DEMO_API_KEY_ALIASES"
@@ -52,6 +54,8 @@ class Settings:
     human_points_mta_enabled: bool
     max_bulk_cache_size: int
     ratelimit_enable: bool
+    # The Redis of the legacy Lambdas' Django cache (P9); checked only when rate limiting is enabled.
+    celery_broker_url: str | None
     rate_limiting_form: str
     demo_api_key: str | None
     demo_api_key_aliases: frozenset[str]
@@ -117,9 +121,51 @@ def _is_rsa_public_key(pem: str) -> bool:
         return False
 
 
+def _parse_counter_store_url(environ: Mapping[str, str], enabled: bool) -> str | None:
+    """``CELERY_BROKER_URL``, checked for shape when rate limiting is enabled (production contract P7, P9).
+
+    The URL carries the Redis password: messages name the variable and what is wrong, never the value. Only the
+    shape is checked here (no Redis client is imported for it); whether redis-py accepts the URL's options is
+    checked when the counter store is built, still at cold start. Enabled without a URL stops the cold start
+    too: the operator asked for limits that could never be enforced.
+    """
+    raw = environ.get(CELERY_BROKER_URL) or None
+    if not enabled:
+        return raw
+    if raw is None:
+        raise SettingsError(f"{RATELIMIT_ENABLE} is on but {CELERY_BROKER_URL} is not set")
+    problem = _redis_url_problem(raw)
+    if problem:
+        raise SettingsError(f"{CELERY_BROKER_URL} is not a usable Redis URL: {problem}")
+    return raw
+
+
+def _redis_url_problem(raw: str) -> str | None:
+    """What makes ``raw`` unusable as ``redis://[user:password@]host[:port][/db]`` (or ``rediss://``), or None."""
+    try:
+        parts = urlsplit(raw)
+        port = parts.port  # parsed on access; raises ValueError when not a number in 0..65535
+    except ValueError:
+        return "the port is not a number between 1 and 65535 (or the address is malformed)"
+    if parts.scheme not in ("redis", "rediss"):
+        return "the scheme must be redis:// or rediss://"
+    if not parts.hostname:
+        return "no host"
+    if port == 0:
+        return "the port is not a number between 1 and 65535 (or the address is malformed)"
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        return "the path must be a database number"
+    db_param = parse_qs(parts.query).get("db")
+    if db_param and not (db_param[0].isascii() and db_param[0].isdigit()):
+        return "the db parameter must be a database number"
+    return None
+
+
 def parse_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from an environment mapping, with the defaults of the existing service."""
     demo_scorer = environ.get(DEMO_API_SCORER_ID)
+    ratelimit_enable = parse_bool(environ.get(RATELIMIT_ENABLE))
     return Settings(
         database_url=environ.get(DATABASE_URL) or None,
         secret_key=environ.get(SECRET_KEY, ""),
@@ -133,7 +179,8 @@ def parse_settings(environ: Mapping[str, str]) -> Settings:
         human_points_start_timestamp=_parse_int(environ, HUMAN_POINTS_START_TIMESTAMP, 0),
         human_points_mta_enabled=parse_bool(environ.get(HUMAN_POINTS_MTA_ENABLED)),
         max_bulk_cache_size=_parse_int(environ, MAX_BULK_CACHE_SIZE, 100),
-        ratelimit_enable=parse_bool(environ.get(RATELIMIT_ENABLE)),
+        ratelimit_enable=ratelimit_enable,
+        celery_broker_url=_parse_counter_store_url(environ, ratelimit_enable),
         rate_limiting_form=environ.get(PASSPORT_API_RATE_LIMITING_FORM, DEFAULT_RATE_LIMITING_FORM),
         demo_api_key=environ.get(DEMO_API_KEY) or None,
         demo_api_key_aliases=_parse_str_list(environ, DEMO_API_KEY_ALIASES, ()),

@@ -20,9 +20,11 @@ from ..errors import (
     INVALID_ADDRESS,
     INVALID_API_KEY,
     NO_SCORER,
+    RATE_LIMITED,
     ApiError,
     Surface,
     default_error,
+    error_response,
     response_for_exception,
 )
 from ..models import CacheRow, Community
@@ -85,19 +87,28 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
         raise ApiError(401, INVALID_API_KEY)
 
     payload: Any = None
-    try:
-        payload = request.json_body
-        response = _score(ctx, community=community, address=address, rows=rows, now=now)
-    except InvalidBody as exc:
-        response = default_error(Surface.V2, exc)
-    except Exception as exc:
-        ctx.db.note_failure(exc)
-        response = response_for_exception(Surface.V2, exc) or _unexpected(exc)
+    # §9.1 order: authenticate → rate limit → body → community → address. The community row came with the key in
+    # the same round trip, but it is not looked at before this decision: a limited key gets 429 whatever the
+    # scorer id, address or body (and every one of its requests counts, rejected ones too).
+    limiter = ctx.rate_limiter
+    if limiter is not None and limiter.is_limited(key_prefix(key), key_row.rate_limit, now):
+        response = error_response(Surface.V2, 429, RATE_LIMITED.format(form=settings.rate_limiting_form))
+        analytics_error: str | None = ""  # §4.4: '' for 429; the body was never parsed, so payload stays NULL
+    else:
+        try:
+            payload = request.json_body
+            response = _score(ctx, community=community, address=address, rows=rows, now=now)
+        except InvalidBody as exc:
+            response = default_error(Surface.V2, exc)
+        except Exception as exc:
+            ctx.db.note_failure(exc)
+            response = response_for_exception(Surface.V2, exc) or _unexpected(exc)
+        analytics_error = None if response.status == 200 else next(iter(response.body.values()))
 
     if check.upgrade_sha256:
         common.upgrade_key_hash(ctx, key_row.id, check.upgrade_sha256)
     if settings.api_analytics:
-        _record_analytics(ctx, request, key_row, payload, response, now)
+        _record_analytics(ctx, request, key_row, payload, response, analytics_error, now)
     return response
 
 
@@ -118,9 +129,8 @@ def _unexpected(exc: Exception) -> Response:
 
 
 def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, payload: Any, response: Response,
-                      now: datetime) -> None:
+                      error: str | None, now: datetime) -> None:
     """One row per authenticated E1 request; failures are logged and swallowed (§4.4)."""
-    error = None if response.status == 200 else next(iter(response.body.values()))
     try:
         conn = ctx.db.connection()
     except psycopg.Error as exc:

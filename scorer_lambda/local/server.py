@@ -1,8 +1,9 @@
 """A local HTTP front for the Lambda: each request becomes an ALB event for the same application.
 
 Every connection is served on its own (daemon) thread, so one slow or idle client never blocks another. An ``App``
-holds one database connection and a verifier with its own event loop, neither safe to share between threads: each
-thread builds its own App from the factory on its first request and closes its connection when the client leaves.
+holds one database connection, one Redis connection (rate limiting) and a verifier with its own event loop, none
+safe to share between threads: each thread builds its own App from the factory on its first request and closes its
+connections when the client leaves.
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ class LocalServer(ThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
-            # The thread ends with its connection: close the App's database connection now, not at GC time.
+            # The thread ends with its connection: close the App's database and Redis connections now, not at GC time.
             app: App | None = getattr(self._local, "app", None)
             if app is not None:
                 app.ctx.db.close()
+                if app.ctx.rate_limiter is not None:
+                    app.ctx.rate_limiter.close()
                 del self._local.app
 
 

@@ -128,7 +128,7 @@ def test_built_zip_contains_the_scorer_package(built_zip):
     assert expected <= names, f"source files missing from the zip: {sorted(expected - names)}"
     assert not [n for n in names if n.startswith(("scorer_lambda/local/", "scorer_lambda/tests/", "bin/"))]
     assert not [n for n in names if n.endswith(".pyc") or "/__pycache__/" in n]
-    for package in ("psycopg/", "jwt/", "Crypto/", "cryptography/", "didkit/", "psycopg_binary/"):
+    for package in ("psycopg/", "jwt/", "Crypto/", "cryptography/", "didkit/", "psycopg_binary/", "redis/"):
         assert any(n.startswith(package) for n in names), f"dependency {package} missing from the zip"
 
 

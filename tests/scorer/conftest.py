@@ -1,4 +1,5 @@
-"""Fixtures for the scorer tests: embedded PostgreSQL with the project schema, and a stamp signer.
+"""Fixtures for the scorer tests: embedded PostgreSQL with the project schema, a stamp signer, and a real Redis
+(``redis_fixtures``) for rate limiting.
 
 One pgserver instance per test session holds a template database with the schema (scoring contract §11.1); every
 test that asks for ``db_url`` gets its own fresh copy of it, dropped afterwards.
@@ -19,6 +20,7 @@ from scorer_lambda.local.seed import load_schema
 from scorer_lambda.local.signing import StampSigner
 
 from .databases import TEMPLATE_DB, template_copy
+from .redis_fixtures import own_redis, redis_server, redis_url  # noqa: F401 (fixtures of the rate-limiting tests)
 
 
 @pytest.fixture(scope="session")

@@ -80,6 +80,7 @@ def test_feature_flags_are_on_only_for_exactly_on(value: str, enabled: bool) -> 
 def test_boolean_and_integer_variables_are_parsed() -> None:
     settings = parse_settings({"HUMAN_POINTS_ENABLED": "yes", "HUMAN_POINTS_WRITE_ENABLED": "On",
                                "HUMAN_POINTS_MTA_ENABLED": "ok", "RATELIMIT_ENABLE": "1",
+                               "CELERY_BROKER_URL": "redis://cache:6379/0",
                                "HUMAN_POINTS_START_TIMESTAMP": "1700000000", "MAX_BULK_CACHE_SIZE": "5"})
     assert (settings.human_points_enabled, settings.human_points_write_enabled, settings.human_points_mta_enabled,
             settings.ratelimit_enable) == (True, True, True, True)
@@ -165,3 +166,41 @@ def test_cryptography_is_imported_only_when_a_siwe_key_is_set() -> None:
 def test_empty_optional_values_count_as_unset() -> None:
     settings = parse_settings({"DATABASE_URL": "", "DEMO_API_KEY": "", "DEMO_API_SCORER_ID": ""})
     assert (settings.database_url, settings.demo_api_key, settings.demo_api_scorer_id) == (None, None, None)
+
+
+# --- CELERY_BROKER_URL: the rate-limit counter store (production contract P7, P9) --------------------------------
+
+PASSWORD = "s3cr3t-Pa55word"
+
+
+def test_counter_store_url_is_read_and_needed_only_with_rate_limiting() -> None:
+    url = f"rediss://default:{PASSWORD}@cache.internal:6379/0"
+    enabled = parse_settings({"RATELIMIT_ENABLE": "on", "CELERY_BROKER_URL": url})
+    assert (enabled.ratelimit_enable, enabled.celery_broker_url) == (True, url)
+    assert parse_settings({}).celery_broker_url is None
+    assert parse_settings({"CELERY_BROKER_URL": "not a url"}).celery_broker_url == "not a url", \
+        "with rate limiting off the variable is not used, so not checked"
+    for good in ("redis://127.0.0.1:6379/0", "redis://cache", "redis://h:1/", "redis://u:p@h/15",
+                 "redis://h:6379?db=2", "rediss://h:6380/0?ssl_cert_reqs=required", "redis://[::1]:6379/0"):
+        assert parse_settings({"RATELIMIT_ENABLE": "yes", "CELERY_BROKER_URL": good}).celery_broker_url == good
+
+
+def test_rate_limiting_on_without_a_counter_store_stops_the_cold_start() -> None:
+    for env in ({"RATELIMIT_ENABLE": "true"}, {"RATELIMIT_ENABLE": "1", "CELERY_BROKER_URL": ""}):
+        with pytest.raises(SettingsError, match="RATELIMIT_ENABLE is on but CELERY_BROKER_URL is not set"):
+            parse_settings(env)
+
+
+@pytest.mark.parametrize("url", [
+    f"http://:{PASSWORD}@cache:6379/0", f"{PASSWORD}", f"redis//:{PASSWORD}@cache:6379/0",
+    f"redis://:{PASSWORD}@/0", f"redis://:{PASSWORD}@cache:port/0", f"redis://:{PASSWORD}@cache:99999/0",
+    f"redis://:{PASSWORD}@cache:0/0", f"redis://:{PASSWORD}@cache:6379/zero", f"redis://:{PASSWORD}@cache:6379/0?db=x",
+    f"redis://:{PASSWORD}@[::1:6379/0",
+], ids=["http", "bare-password", "no-scheme-separator", "no-host", "port-text", "port-range", "port-zero", "db-text",
+        "db-param-text", "bad-ipv6"])
+def test_malformed_counter_store_url_stops_the_cold_start_without_echoing_it(url: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        parse_settings({"RATELIMIT_ENABLE": "on", "CELERY_BROKER_URL": url})
+    message = str(raised.value)
+    assert "CELERY_BROKER_URL" in message
+    assert PASSWORD not in message and url not in message, "the URL holds the Redis password: never echoed"
