@@ -21,6 +21,7 @@ from components.routing import (
     plan_rules,
     validate_plan,
 )
+from components.routing import main as routing_main
 from components.settings import SettingsError, load_stack_settings, parse_settings
 
 from .helpers import ROOT, RULE_TYPE, STACKS, stack_config, tg_arn, wire_header, wire_stickiness, wire_targets
@@ -217,3 +218,12 @@ def test_moto_accepts_the_override_rules_with_their_header_condition(program_run
     assert conditions["http-header"]["HttpHeaderConfig"] == {"HttpHeaderName": "X-Scorer-Target",
                                                              "Values": ["scorer"]}
     assert target == "l-passport-v2-scorer"
+
+
+def test_the_offline_routing_table_shows_the_header_column(capsys):
+    assert routing_main(["--stack", "production"]) == 0
+    out = capsys.readouterr().out
+    assert "HEADER" in out.splitlines()[1]
+    rows = [line for line in out.splitlines() if "X-Scorer-Target: " in line]
+    assert len(rows) == 16 and all(" routing " in row for row in rows)
+    assert any(row.split()[:3] == ["public", "2024", "v2-stamp-score-override-scorer"] for row in rows)
