@@ -3,7 +3,8 @@
 Deploys, into existing ALB listeners, VPC and secret:
 - 10 legacy Lambdas (one container image, one handler each), each with its Lambda target group and alarms;
 - the scorer Lambda (`dist/scorer_lambda.zip`, python3.12 arm64) with one target group per ALB and alarms;
-- the listener rules: 8 weighted rules splitting the shared endpoints `[legacy 100-p, scorer p]`, 16 override header
+- the listener rules: 8 weighted rules splitting the shared endpoints `[legacy 100-p, scorer p]` (`p` per route with
+  `scorerPercentByRoute`), one weighted rule per `extraSharedRoutes` entry (legacy TG looked up), 16 override header
   rules reaching either side of a shared endpoint on purpose (`scorerOverrideHeader`), 2 rules owned by legacy
   Lambdas, 2 rules to the Django web service's target group;
 - two least-privilege execution roles.
@@ -140,6 +141,8 @@ def main(stack: str | None = None) -> None:
 
     scorer = services[SCORER_FUNCTION_NAME].function
     pulumi.export("scorer_percent", settings.scorer_percent)
+    # The percentage in force on every weighted rule, after the per-route overrides of P11.3.
+    pulumi.export("scorer_percent_by_route", {key: settings.percent_for(key) for key in settings.shared_route_keys})
     pulumi.export("routing_table", routing.routing_table)
     pulumi.export("target_group_arns", target_group_arns)
     pulumi.export("scorer_function_name", scorer.name)

@@ -48,7 +48,14 @@ from components.listener_rules import (
     weighted_forward_action,
 )
 from components.override_header import SIDES, OverrideHeader, Side
-from components.settings import PROJECT_DIR, Settings, SettingsError, load_stack_settings, parse_scorer_percent
+from components.settings import (
+    PROJECT_DIR,
+    ExtraRoute,
+    Settings,
+    SettingsError,
+    load_stack_settings,
+    parse_scorer_percent,
+)
 
 if TYPE_CHECKING:
     from components.lambda_service import LambdaService
@@ -125,6 +132,7 @@ class PlannedRule:
     alias_of: tuple[str, str] | None = None
     header: HeaderMatch | None = None
     override_of: str | None = None
+    is_extra: bool = False  # an `extraSharedRoutes` weighted rule (P11.4): no alias, legacy TG looked up
 
     @property
     def is_weighted(self) -> bool:
@@ -150,19 +158,24 @@ def stickiness_for(percent: int, duration: int = 3600) -> Stickiness:
 
 
 def plan_rules(settings: Settings, routes: Sequence[Route] = ROUTES) -> list[PlannedRule]:
-    """Plan every listener rule of this program for one stack, sorted by (ALB, priority) (§5.1)."""
-    legacy_weight, scorer_weight = weights_for(settings.scorer_percent)
+    """Plan every listener rule of this program for one stack, sorted by (ALB, priority) (§5.1).
+
+    Each weighted rule takes its own route's percentage (`scorerPercentByRoute`, else `scorerPercent`, P11.3), and
+    so its own stickiness; the extra shared routes (P11.4) follow the inventory's routes.
+    """
     plan = []
     for route in routes:
         common = {"key": route.key, "alb": route.alb, "priority": route.priority, "path": route.path,
                   "methods": route.methods, "hosts": settings.v2_host_headers if route.v2_host else ()}
         fn = settings.legacy_functions[route.legacy_function] if route.legacy_function else None
         if fn is not None and route.weighted:
+            percent = settings.percent_for(route.key)
+            legacy_weight, scorer_weight = weights_for(percent)
             plan.append(PlannedRule(
                 **common, owner="routing", resource_name=f"route-{route.key}", parent=ROUTING_COMPONENT,
                 targets=(PlannedTarget(fn.tg_name, legacy_weight),
                          PlannedTarget(SCORER_TARGET_GROUPS[route.alb], scorer_weight)),
-                stickiness=stickiness_for(settings.scorer_percent, settings.stickiness_seconds),
+                stickiness=stickiness_for(percent, settings.stickiness_seconds),
                 alias_of=(f"{fn.name}-rule", fn.name)))
             if settings.override_header is not None:
                 plan.extend(_override_rules(route, common, fn, settings.override_header))
@@ -174,7 +187,21 @@ def plan_rules(settings: Settings, routes: Sequence[Route] = ROUTES) -> list[Pla
             plan.append(PlannedRule(
                 **common, owner="routing", resource_name=f"route-{route.key}", parent=ROUTING_COMPONENT,
                 targets=(PlannedTarget(settings.registry_target_group_name, is_external=True),)))
+    plan.extend(_extra_rule(extra, settings) for extra in settings.extra_shared_routes)
     return sorted(plan, key=lambda r: (r.alb, r.priority))
+
+
+def _extra_rule(extra: ExtraRoute, settings: Settings) -> PlannedRule:
+    """The weighted rule of an extra shared route (P11.4): its legacy target group exists already and is looked up
+    by name (`is_external`); it has no override header rules (no priorities are reserved for them)."""
+    percent = settings.percent_for(extra.key)
+    legacy_weight, scorer_weight = weights_for(percent)
+    return PlannedRule(
+        key=extra.key, alb=extra.alb, priority=extra.priority, path=extra.path, methods=extra.methods,
+        hosts=extra.hosts, owner="routing", resource_name=f"route-{extra.key}", parent=ROUTING_COMPONENT,
+        targets=(PlannedTarget(extra.legacy_target_group, legacy_weight, is_external=True),
+                 PlannedTarget(SCORER_TARGET_GROUPS[extra.alb], scorer_weight)),
+        stickiness=stickiness_for(percent, settings.stickiness_seconds), is_extra=True)
 
 
 def override_key(route_key: str, side: Side) -> str:
@@ -407,12 +434,15 @@ class WeightedRouting(pulumi.ComponentResource):
         for rule in (r for r in args.plan if r.owner == "routing"):
             depends_on, aliases = [], []
             if rule.is_weighted:
-                assert rule.alias_of is not None  # plan_rules gives every weighted rule its alias
-                legacy, scorer = args.services[rule.alias_of[1]], args.services[SCORER_FUNCTION_NAME]
+                scorer = args.services[SCORER_FUNCTION_NAME]
                 # Never send traffic to a TG before its function is registered in it.
-                depends_on = [*legacy.attachments, *scorer.attachments]
-                # Same resource as the component-owned rule it replaces: ModifyRule in place, no PriorityInUse (§6.2).
-                aliases = [pulumi.Alias(name=rule.alias_of[0], parent=legacy)]
+                depends_on = list(scorer.attachments)
+                if rule.alias_of is not None:  # extra shared routes have neither a legacy component nor an alias
+                    legacy = args.services[rule.alias_of[1]]
+                    depends_on = [*legacy.attachments, *depends_on]
+                    # Same resource as the component-owned rule it replaces: ModifyRule in place, no PriorityInUse
+                    # (§6.2).
+                    aliases = [pulumi.Alias(name=rule.alias_of[0], parent=legacy)]
                 action = weighted_forward_action([(tg_arns[t.target_group], t.weight or 0) for t in rule.targets],
                                                  is_sticky=rule.stickiness.enabled,
                                                  duration=rule.stickiness.duration)
@@ -452,10 +482,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     table = routing_table(plan)
     if args.json:
-        print(json.dumps({"stack": settings.stack, "scorer_percent": settings.scorer_percent, "routing_table": table},
+        print(json.dumps({"stack": settings.stack, "scorer_percent": settings.scorer_percent,
+                          "scorer_percent_by_route": dict(settings.scorer_percent_by_route), "routing_table": table},
                          indent=2))
     else:
         print(f"stack {settings.stack}: scorerPercent = {settings.scorer_percent}")
+        for key, percent in settings.scorer_percent_by_route.items():
+            print(f"  scorerPercentByRoute: {key} = {percent}")
         print(format_routing_table(table))
     shadowed = find_shadowed(plan)
     for key, winner in shadowed:

@@ -27,6 +27,7 @@ from components.environment import (
 from components.inventory import (
     LEGACY_FUNCTIONS,
     SCORER_TARGET_GROUPS,
+    SHARED_ROUTES,
     LegacyFunction,
     alb_arn_suffix,
     target_group_name_problem,
@@ -37,13 +38,21 @@ from components.override_header import (
     OverrideHeader,
     parse_override_header,
 )
+from components.rollout_config import (
+    EXTRA_ROUTES_KEY,
+    PERCENT_BY_ROUTE_KEY,
+    ExtraRoute,
+    parse_extra_routes,
+    parse_percent_by_route,
+)
 from components.stack_files import PROJECT, PROJECT_DIR, StackFile, load_stack_file, stack_file_path
 
 __all__ = [
-    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY", "OVERRIDE_HEADER_KEY",
-    "PROJECT", "PROJECT_DIR", "RESERVED_CONCURRENCY_KEY", "SCORER_PERCENT_KEY", "OverrideHeader", "Settings",
-    "SettingsError", "StackFile", "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file",
-    "load_stack_settings", "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
+    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "EXTRA_ROUTES_KEY", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY",
+    "OVERRIDE_HEADER_KEY", "PERCENT_BY_ROUTE_KEY", "PROJECT", "PROJECT_DIR", "RESERVED_CONCURRENCY_KEY",
+    "SCORER_PERCENT_KEY", "ExtraRoute", "OverrideHeader", "Settings", "SettingsError", "StackFile",
+    "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file", "load_stack_settings",
+    "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
 ]
 
 SCORER_PERCENT_KEY = "scorerPercent"
@@ -59,8 +68,9 @@ KNOWN_KEYS = (
     "lambdaSecurityGroupId", "legacyImageUri", "registryTargetGroupName", "legacyFunctions", "legacyEnv",
     "legacyExtraPolicyArns", "scorerSecretArn", "scorerSecretKmsKeyArn", "scorerEnv", "scorerMemoryMb",
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
-    "alarms", "scorerReservedConcurrency", "scorerOverrideHeader",
-    "rolloutHealth",  # rolloutHealth: gating thresholds of `python -m ops health`, not used here
+    "alarms", "scorerReservedConcurrency", "scorerOverrideHeader", "scorerPercentByRoute", "extraSharedRoutes",
+    # Read by the operations tooling only (`python -m ops health` / `advance`), not used here:
+    "rolloutHealth", "rolloutSteps", "rolloutHoldMinutes",
 )
 
 _ARN = {
@@ -109,11 +119,22 @@ class Settings:
     alarm_topic_arn: str | None = None
     alarms: AlarmConfig = DEFAULT_ALARM_CONFIG
     override_header: OverrideHeader | None = DEFAULT_OVERRIDE_HEADER  # None: `scorerOverrideHeader: false`
+    scorer_percent_by_route: Mapping[str, int] = field(default_factory=dict)  # P11.3 overrides by route key
+    extra_shared_routes: tuple[ExtraRoute, ...] = ()  # P11.4
     unknown_keys: tuple[str, ...] = ()
 
     def with_percent(self, percent: int) -> Settings:
         """Return a copy with another scorer percentage (validated like the config value)."""
         return replace(self, scorer_percent=parse_scorer_percent(str(percent), self.stack))
+
+    def percent_for(self, route_key: str) -> int:
+        """The scorer percentage of one shared route: its `scorerPercentByRoute` entry, else `scorerPercent`."""
+        return self.scorer_percent_by_route.get(route_key, self.scorer_percent)
+
+    @property
+    def shared_route_keys(self) -> tuple[str, ...]:
+        """Keys of every weighted route: the inventory's shared routes, then the extra shared routes."""
+        return tuple(r.key for r in SHARED_ROUTES) + tuple(r.key for r in self.extra_shared_routes)
 
 
 def default_scorer_percent(stack: str) -> int:
@@ -163,6 +184,9 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
     for host in hosts:
         if not isinstance(host, str) or not _HOST_PATTERN.match(host):
             p.problem(f"v2HostHeaders: {host!r} is not a host pattern (letters, digits, '-', '.', '*', '?')")
+    extras = p.run(lambda: parse_extra_routes(raw.get(EXTRA_ROUTES_KEY), stack), ())
+    route_keys = [r.key for r in SHARED_ROUTES] + [r.key for r in extras]
+    by_route = p.run(lambda: parse_percent_by_route(raw.get(PERCENT_BY_ROUTE_KEY), stack, route_keys), {})
     secret_arn = p.arn("scorerSecretArn", "secret", required=True)
     kms_key_arn = p.arn("scorerSecretKmsKeyArn", "kms")
     if secret_arn and kms_key_arn and _ARN["secret"].match(secret_arn) and _ARN["kms"].match(kms_key_arn) \
@@ -196,6 +220,8 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
         alarm_topic_arn=p.arn("alarmTopicArn", "sns"),
         alarms=p.alarms(),
         override_header=p.run(lambda: parse_override_header(raw.get(OVERRIDE_HEADER_KEY), stack), None),
+        scorer_percent_by_route=by_route,
+        extra_shared_routes=extras,
         unknown_keys=tuple(sorted(k for k in raw if k not in KNOWN_KEYS and k != DATABASE_URL_KEY)),
     )
     for name, env in (("scorer", scorer_environment(settings)), ("legacy", legacy_environment(settings))):

@@ -15,6 +15,7 @@ from pathlib import Path
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components.settings import PROJECT_DIR
+from ops.advance import advance_command
 from ops.compare.command import CompareOptions, compare_command
 from ops.config_commands import plan_command, rollback_file_command, set_command
 from ops.errors import EXIT_AWS, EXIT_CODES_HELP, OpsError, describe_aws_error
@@ -31,8 +32,10 @@ DESCRIPTION = """Rollout operations for the scorer/legacy weighted routing (READ
   status    live weights and stickiness of the 8 shared rules and the 16 override header rules, with drift
   preflight before the first deploy: every live rule of both listeners vs the plan (conflict, adopt, shadowed)
   health    CloudWatch: scorer vs legacy target groups per ALB, PASS / FAIL / INSUFFICIENT DATA
-  set       change scorerPercent in Pulumi.<stack>.yaml (comments and layout kept) and print the pulumi commands
-  rollback  scorerPercent 0 in the stack file; --now also sets every live shared rule to [100, 0], stickiness off
+  set       change scorerPercent (--route KEY: one route's scorerPercentByRoute entry) in Pulumi.<stack>.yaml
+            (comments and layout kept) and print the pulumi commands
+  advance   next rolloutSteps step once health PASSes and the hold time has passed; --apply runs pulumi up
+  rollback  every percentage 0 in the stack file; --now also sets every live shared rule to [100, 0], stickiness off
   compare   the same read requests to the legacy and the scorer function (Lambda Invoke, or --via-url through the
             load balancer with the override header); per-route summary, JSON report; exit 0 iff identical"""
 
@@ -76,10 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
     set_ = commands.add_parser("set", parents=[common], help="change scorerPercent in the stack file",
                                epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     set_.add_argument("percent", metavar="PERCENT", help="integer 0..100")
+    set_.add_argument("--route", metavar="KEY", help="set scorerPercentByRoute.KEY instead of scorerPercent (a shared "
+                      "route key, e.g. cc-bulk-post; see `plan`)")
     rollback = commands.add_parser("rollback", parents=[common, aws], help="scorerPercent 0 (and --now: live rules)",
                                    epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     rollback.add_argument("--now", action="store_true",
                           help="also ModifyRule every live shared rule to [100, 0] with stickiness off")
+    advance = commands.add_parser("advance", parents=[common, aws], help="next rollout step, gated on health and "
+                                  "hold time", epilog=EXIT_CODES_HELP,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    advance.add_argument("--route", metavar="KEY", help="advance one route's scorerPercentByRoute entry instead of "
+                         "scorerPercent")
+    advance.add_argument("--since", help="health window (default: rolloutHoldMinutes, e.g. 60m)")
+    advance.add_argument("--apply", action="store_true", help="then run `pulumi up` for the stack (Pulumi Automation "
+                         "API, needs the pulumi CLI) and `status`")
     compare = commands.add_parser("compare", parents=[common, aws], help="same requests to both sides, compared",
                                   epilog=COMPARE_EPILOG + EXIT_CODES_HELP,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -120,7 +133,7 @@ def run(args: argparse.Namespace) -> Result:
     if args.command == "plan":
         return plan_command(args.stack, args.stack_dir, args.percent)
     if args.command == "set":
-        return set_command(args.stack, args.stack_dir, args.percent)
+        return set_command(args.stack, args.stack_dir, args.percent, args.route)
     if args.command == "rollback" and not args.now:
         return rollback_file_command(args.stack, args.stack_dir)
     target = AwsTarget(args.stack, args.stack_dir, args.region, args.profile, args.public_listener_arn,
@@ -131,6 +144,8 @@ def run(args: argparse.Namespace) -> Result:
         return preflight_command(target)
     if args.command == "health":
         return health_command(target, args.since, until=args.until, min_requests=args.min_requests)
+    if args.command == "advance":
+        return advance_command(target, args.route, apply=args.apply, since=args.since)
     if args.command == "compare":
         return compare_command(target, CompareOptions(
             requests_path=args.requests, report_path=args.report, concurrency=args.concurrency,

@@ -16,6 +16,7 @@ import yaml
 from components.routing import ALB_KEYS, PlannedRule, alb_arn_suffix, plan_rules
 from components.settings import (
     DATABASE_URL_KEY,
+    PERCENT_BY_ROUTE_KEY,
     SCORER_PERCENT_KEY,
     Settings,
     SettingsError,
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 REGION_KEY = "aws:region"
 # Keys read only by this tooling; the program's settings parser reports them as unknown (a warning, not an error).
-OPS_KEYS = frozenset({"rolloutHealth"})
+OPS_KEYS = frozenset({"rolloutHealth", "rolloutSteps", "rolloutHoldMinutes"})
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,8 @@ def load_context(stack: str, stack_dir: Path, *, region: str | None = None,
                  percent_override: str | None = None) -> StackContext:
     """Read and validate `Pulumi.<stack>.yaml` from `stack_dir`; raise `ConfigError` with the parser's message.
 
-    `percent_override` replaces the file's `scorerPercent` before parsing (a rollback must work even when the file
-    holds an invalid percentage).
+    `percent_override` replaces the file's `scorerPercent` and drops its `scorerPercentByRoute` before parsing, so
+    every route is at that percentage (a rollback must work even when the file holds an invalid percentage).
     """
     path = stack_file_path(stack, stack_dir)
     if not path.is_file():
@@ -89,6 +90,7 @@ def load_context(stack: str, stack_dir: Path, *, region: str | None = None,
         raw = dict(stack_file.config)
         if percent_override is not None:
             raw[SCORER_PERCENT_KEY] = percent_override
+            raw.pop(PERCENT_BY_ROUTE_KEY, None)
         settings = parse_settings(raw, stack,
                                   has_database_url=DATABASE_URL_KEY in stack_file.secure_keys)
     except (OSError, SettingsError) as exc:

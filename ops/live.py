@@ -6,8 +6,9 @@ one line. No decisions are taken here: comparing with the plan is `ops.drift`, j
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,7 @@ class AwsClients:
     elbv2: Any
     cloudwatch: Any
     region: str | None
+    cloudtrail: Any = None  # `advance` only: who changed the weighted rules last, and when
 
 
 def make_clients(region: str | None, profile: str | None = None) -> AwsClients:
@@ -36,7 +38,7 @@ def make_clients(region: str | None, profile: str | None = None) -> AwsClients:
     session = boto3.Session(profile_name=profile, region_name=region)
     return AwsClients(elbv2=session.client("elbv2", config=_CLIENT_CONFIG),
                       cloudwatch=session.client("cloudwatch", config=_CLIENT_CONFIG),
-                      region=session.region_name)
+                      region=session.region_name, cloudtrail=session.client("cloudtrail", config=_CLIENT_CONFIG))
 
 
 def list_rules(elbv2: Any, listener_arn: str) -> list[dict[str, Any]]:
@@ -71,6 +73,40 @@ def modify_rule_actions(elbv2: Any, rule_arn: str, actions: Sequence[Mapping[str
     """Replace a rule's actions in one `ModifyRule` call (conditions and priority stay); return the rule after."""
     logger.info("ModifyRule %s", rule_arn)
     return elbv2.modify_rule(RuleArn=rule_arn, Actions=list(actions))["Rules"][0]
+
+
+@dataclass(frozen=True)
+class RuleChange:
+    """One `ModifyRule` call recorded by CloudTrail: when, on which rule, by whom."""
+
+    at: datetime
+    rule_arn: str
+    by: str
+
+
+def last_rule_change(cloudtrail: Any, rule_arns: Collection[str], since: datetime) -> RuleChange | None:
+    """The latest `ModifyRule` on one of `rule_arns` since `since` (CloudTrail `LookupEvents`, paginated), or None.
+
+    Whoever made it (`pulumi up`, `ops rollback --now`, the console) is recorded the same way.
+    """
+    latest: RuleChange | None = None
+    pages = cloudtrail.get_paginator("lookup_events").paginate(
+        LookupAttributes=[{"AttributeKey": "EventName", "AttributeValue": "ModifyRule"}], StartTime=since)
+    for page in pages:
+        for event in page.get("Events", []):
+            try:
+                detail = json.loads(event.get("CloudTrailEvent") or "{}")
+            except ValueError:
+                continue
+            arn = (detail.get("requestParameters") or {}).get("ruleArn")
+            if arn not in rule_arns or (detail.get("errorCode") is not None):
+                continue  # another rule, or a call AWS refused (no change)
+            identity = detail.get("userIdentity") or {}
+            change = RuleChange(event["EventTime"], arn, identity.get("arn") or event.get("Username") or "unknown")
+            if latest is None or change.at > latest.at:
+                latest = change
+    logger.info("last ModifyRule on %d rules since %s: %s", len(rule_arns), since.isoformat(), latest)
+    return latest
 
 
 @dataclass(frozen=True)

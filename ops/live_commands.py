@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components.routing import ALB_KEYS, SCORER_TARGET_GROUPS
 from ops import live
-from ops.config_commands import file_change_data
+from ops.config_commands import rollback_file_change
 from ops.context import StackContext, load_context
 from ops.drift import (
     LiveRule,
@@ -50,7 +50,6 @@ from ops.health import (
 )
 from ops.render import command_line, health_text, percent_change_text, status_text
 from ops.result import PartialFailure, Result
-from ops.stack_file import set_percent
 
 
 @dataclass(frozen=True)
@@ -110,7 +109,9 @@ def status_command(target: AwsTarget) -> Result:
     overrides = [state for alb in ALB_KEYS for state in compare_overrides(plan, alb, by_alb[alb])]
     header = context.settings.override_header
     data = {"stack": context.stack, "region": clients.region, "stack_file": context.path.name,
-            "percent": context.settings.scorer_percent, "rules": [_state_data(s) for s in states],
+            "percent": context.settings.scorer_percent,
+            "percent_by_route": dict(context.settings.scorer_percent_by_route),
+            "rules": [_state_data(s) for s in states],
             "override_header": None if header is None else {"name": header.name, "scorer": header.scorer,
                                                              "legacy": header.legacy},
             "overrides": [_override_data(s) for s in overrides]}
@@ -132,7 +133,8 @@ def _override_data(state: RuleState) -> dict[str, Any]:
 
 def _state_data(state: RuleState) -> dict[str, Any]:
     rule, current = state.planned, state.live
-    return {"key": rule.key, "alb": rule.alb, "priority": rule.priority,
+    return {"key": rule.key, "alb": rule.alb, "priority": rule.priority, "percent": state.expected_weights[1],
+            "extra": rule.is_extra,
             "expected": {"weights": list(state.expected_weights), "stickiness": stickiness_text(rule.stickiness)},
             "live": None if current is None else {
                 "rule_arn": current.arn, "weights": list(state.live_weights or ()),
@@ -156,8 +158,7 @@ def rollback_now_command(target: AwsTarget) -> Result:
     if structural:
         raise CheckFailed("refusing to roll back, nothing changed: the live rules do not match the plan's shared "
                           "priorities: " + " | ".join(structural))
-    change = set_percent(context.path, context.stack, "0")
-    file_data = file_change_data(change, context.settings.stickiness_seconds)
+    file_data = rollback_file_change(context.path, context.stack, context.settings.stickiness_seconds)
     duration = context.settings.stickiness_seconds
     changes: list[dict[str, Any]] = []
     for state in states:
@@ -187,8 +188,8 @@ def rollback_now_command(target: AwsTarget) -> Result:
 def _rollback_result(context: StackContext, region: str | None, file_data: dict[str, Any],
                      changes: list[dict[str, Any]]) -> Result:
     stack = context.stack
-    data = {"stack": stack, "stack_file_change": file_data, "live": {"region": region, "rules": changes},
-            "next": [command_line(f"git diff {context.path.name}", "scorerPercent: 0; commit it"),
+    data = {"stack": stack, **file_data, "live": {"region": region, "rules": changes},
+            "next": [command_line(f"git diff {context.path.name}", "every percentage 0; commit it"),
                      command_line(f"pulumi refresh --stack {stack}", "record the modified rules in the state"),
                      command_line(f"pulumi preview --stack {stack}", "expect no change on the 8 weighted rules"),
                      command_line(f"python -m ops status --stack {stack}", "confirm: no drift")]}
@@ -250,7 +251,11 @@ def health_command(target: AwsTarget, since: str, *, until: datetime | None = No
             "window": {"since": since, "start": start.isoformat(), "end": end.isoformat(),
                        "seconds": int(window.total_seconds())},
             "thresholds": thresholds_dict(thresholds),
-            "albs": [_alb_data(a, context, shared[a.alb]) for a in albs], "verdict": verdict, "exit_code": exit_code}
+            "albs": [_alb_data(a, context, shared[a.alb]) for a in albs], "verdict": verdict, "exit_code": exit_code,
+            # P11.3: one scorer TG serves every shared route of its ALB, so its metrics cannot be split per route.
+            "granularity": "per ALB: the scorer side is one target group per ALB; legacy is listed per route"}
+    mixed = {alb: sorted({context.settings.percent_for(key) for key, _ in shared[alb]}) for alb in ALB_KEYS}
+    data["mixed_percentages"] = {alb: p for alb, p in mixed.items() if len(p) > 1}
     return Result(data, health_text(data), exit_code)
 
 

@@ -5,7 +5,7 @@ contract §3.2, §3.3, §5.1, §5.3, §11). Pure: works on `components.routing` 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from components.routing import PlanError, PlannedRule, find_shadowed, stickiness_for, validate_plan, weights_for
@@ -32,19 +32,23 @@ class RuleChange:
     stickiness_after: str
 
 
-def check_invariants(plan: Sequence[PlannedRule], percent: int, function_names: Sequence[str] = ()) -> list[Invariant]:
-    """The invariants every plan must satisfy, each with a one-line detail."""
+def check_invariants(plan: Sequence[PlannedRule], percent: int, function_names: Sequence[str] = (),
+                     percent_by_route: Mapping[str, int] | None = None) -> list[Invariant]:
+    """The invariants every plan must satisfy, each with a one-line detail; a weighted rule must carry its route's
+    percentage (`percent_by_route`, else `percent`, P11.3)."""
     duplicates = [f"{alb} {priority} ×{count}" for (alb, priority), count in
                   Counter((r.alb, r.priority) for r in plan).items() if count > 1]
     shadowed = find_shadowed(plan)
     expected_weights = weights_for(percent)
     weighted = [r for r in plan if r.is_weighted]
     bad_weights = []
+    by_route = percent_by_route or {}
     for rule in weighted:
         weights = tuple(t.weight for t in rule.targets)
         sticky = rule.stickiness
-        expected_sticky = stickiness_for(percent, sticky.duration if sticky else 0)
-        if weights != expected_weights or sticky != expected_sticky:
+        own = by_route.get(rule.key, percent)
+        expected_sticky = stickiness_for(own, sticky.duration if sticky else 0)
+        if weights != weights_for(own) or sticky != expected_sticky:
             bad_weights.append(f"{rule.key} {list(weights)} stickiness {stickiness_text(sticky)}")
     try:
         validate_plan(plan, function_names)
@@ -58,11 +62,19 @@ def check_invariants(plan: Sequence[PlannedRule], percent: int, function_names: 
                   ", ".join(f"{key} shadowed by {winner}" for key, winner in shadowed)
                   or "every rule wins its own sample request"),
         Invariant("valid weights and stickiness", not bad_weights,
-                  "; ".join(bad_weights) or f"{len(weighted)} weighted rules at {list(expected_weights)}, "
-                                             f"stickiness {stickiness_text(stickiness_for(percent))}"),
+                  "; ".join(bad_weights) or _weights_detail(weighted, percent, by_route, expected_weights)),
         Invariant("AWS limits (validate_plan)", not limits, limits or "ok"),
         _override_invariant(plan),
     ]
+
+
+def _weights_detail(weighted: Sequence[PlannedRule], percent: int, by_route: Mapping[str, int],
+                    expected_weights: tuple[int, int]) -> str:
+    own = {r.key: by_route[r.key] for r in weighted if r.key in by_route}
+    text = (f"{len(weighted) - len(own)} weighted rules at {list(expected_weights)}, stickiness "
+            f"{stickiness_text(stickiness_for(percent))}")
+    return text + "".join(f"; {key} at {list(weights_for(p))}, stickiness {stickiness_text(stickiness_for(p))}"
+                          for key, p in own.items())
 
 
 def _override_invariant(plan: Sequence[PlannedRule]) -> Invariant:
@@ -72,7 +84,7 @@ def _override_invariant(plan: Sequence[PlannedRule]) -> Invariant:
     if not overrides:
         return Invariant("override header rules", True, "disabled (scorerOverrideHeader: false)")
     problems = []
-    for rule in (r for r in plan if r.is_weighted):
+    for rule in (r for r in plan if r.is_weighted and not r.is_extra):  # extra routes have no override rules
         own = [r for r in overrides if r.override_of == rule.key]
         targets = sorted(r.targets[0].target_group for r in own)
         if len(own) != 2 or targets != sorted(t.target_group for t in rule.targets):

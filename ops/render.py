@@ -41,6 +41,9 @@ def plan_text(data: Mapping[str, Any]) -> str:
     header = f"stack {data['stack']}: scorerPercent {data['config_percent']} in {data['stack_file']}"
     if data["percent"] != data["config_percent"]:
         header += f"; showing scorerPercent {data['percent']}"
+    by_route = data.get("percent_by_route") or {}
+    if by_route:  # P11.3: these routes keep their own percentage whatever scorerPercent says
+        header += "; own percentage (scorerPercentByRoute): " + ", ".join(f"{k} {v}" for k, v in by_route.items())
     rows = []
     for e in data["routing_table"]:
         weights = [t["weight"] for t in e["targets"]]
@@ -75,19 +78,23 @@ def plan_text(data: Mapping[str, Any]) -> str:
 
 def status_text(data: Mapping[str, Any]) -> str:
     """`status`: per shared endpoint, the live and expected weights and stickiness, and the drift."""
+    by_route = data.get("percent_by_route") or {}
     rows = [(r["alb"], r["priority"], r["key"], weights_text(r["live"]["weights"] if r["live"] else None),
              r["live"]["stickiness"] if r["live"] else "-", weights_text(r["expected"]["weights"]),
-             r["expected"]["stickiness"], "ok" if not r["drift"] else "DRIFT: " + "; ".join(r["drift"]))
+             r["expected"]["stickiness"], f"{r['percent']}" + (" (route)" if r["key"] in by_route else ""),
+             "ok" if not r["drift"] else "DRIFT: " + "; ".join(r["drift"]))
             for r in data["rules"]]
     drifted = sum(1 for r in data["rules"] if r["drift"])
-    summary = (f"no drift: all {len(data['rules'])} shared rules match scorerPercent {data['percent']}" if not drifted
-               else f"DRIFT on {drifted} of {len(data['rules'])} shared rules (expected scorerPercent "
-                    f"{data['percent']}); `pulumi up --stack {data['stack']}` restores the config's split")
+    target = f"scorerPercent {data['percent']}" + (
+        "".join(f", {k} {v}" for k, v in by_route.items()) if by_route else "")
+    summary = (f"no drift: all {len(data['rules'])} shared rules match {target}" if not drifted
+               else f"DRIFT on {drifted} of {len(data['rules'])} shared rules (expected {target}); "
+                    f"`pulumi up --stack {data['stack']}` restores the config's split")
     return "\n".join([
         f"stack {data['stack']} ({data['region']}): live rules vs scorerPercent {data['percent']} in "
         f"{data['stack_file']}", "",
         format_table(("LISTENER", "PRIO", "ROUTE", "LIVE [legacy, scorer]", "LIVE STICKY", "EXPECTED", "EXP STICKY",
-                      "STATE"), rows), "", summary, "", override_status_text(data)])
+                      "EXP %", "STATE"), rows), "", summary, "", override_status_text(data)])
 
 
 def override_status_text(data: Mapping[str, Any]) -> str:
@@ -124,7 +131,10 @@ def health_text(data: Mapping[str, Any]) -> str:
                                 "P99 s"), rows), "",
                   format_table(("CHECK", "SCORER", "LIMIT", "RESULT", "NOTE"), checks),
                   f"{alb['alb']}: {alb['verdict']}"]
-    parts += ["", f"verdict: {data['verdict']} (exit {data['exit_code']})"]
+    parts += ["", f"verdict: {data['verdict']} (exit {data['exit_code']}); {data['granularity']}"]
+    for alb, percents in data.get("mixed_percentages", {}).items():
+        parts.append(f"note: the {alb} ALB's routes run at different percentages {percents} "
+                     "(scorerPercentByRoute), so the scorer's mix of routes differs from legacy's combined mix")
     return "\n".join(parts)
 
 
@@ -145,11 +155,16 @@ def percent_change_text(data: Mapping[str, Any]) -> str:
     """`set` / `rollback`: the stack file change and the Pulumi commands to run."""
     file = data["stack_file_change"]
     before = "absent (default)" if file["before"] is None else file["before"]
+    key = file.get("key", "scorerPercent")
     if file["written"]:
-        line = f"{file['path']}: scorerPercent {before} → {file['after']}"
+        line = f"{file['path']}: {key} {before} → {file['after']}"
     else:
-        line = f"{file['path']}: scorerPercent already {file['after']}, file unchanged"
+        line = f"{file['path']}: {key} already {file['after']}, file unchanged"
     parts = [line]
+    parts += [f"{file['path']}: {c['key']} {c['before']} → {c['after']}" for c in data.get("route_changes", ())]
+    if data.get("routes_with_own_percent"):
+        parts.append("routes keeping their own percentage (scorerPercentByRoute; `set --route KEY N` changes one): "
+                     + ", ".join(f"{k} {v}" for k, v in data["routes_with_own_percent"].items()))
     if file["weights_before"] is not None and file["written"] and data.get("live") is None:
         parts.append(f"weighted rules after `pulumi up`: weights {weights_text(file['weights_before'])} → "
                      f"{weights_text(file['weights_after'])}, stickiness {file['stickiness_before']} → "
