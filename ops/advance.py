@@ -159,6 +159,9 @@ def advance_command(target: AwsTarget, route: str | None = None, *, apply: bool 
     if apply and not (Path(target.stack_dir) / "Pulumi.yaml").is_file():
         raise ConfigError(f"--apply runs pulumi in {target.stack_dir}, which holds no Pulumi.yaml")
     moved = [route] if route else [k for k in settings.shared_route_keys if k not in settings.scorer_percent_by_route]
+    if not moved:
+        raise ConfigError(f"every shared route of stack '{context.stack}' has its own scorerPercentByRoute entry, so "
+                          "scorerPercent moves nothing; advance one route with --route KEY")
     current = settings.percent_for(route) if route else settings.scorer_percent
     key = f"{PERCENT_BY_ROUTE_KEY}.{route}" if route else "scorerPercent"
     step = next_step(current, policy.steps)

@@ -29,7 +29,8 @@ EXIT_INTERRUPTED = 130
 DESCRIPTION = """Rollout operations for the scorer/legacy weighted routing (README "Operating a rollout").
 
   plan      routing table and invariants from Pulumi.<stack>.yaml (offline; --percent N to preview a change)
-  status    live weights and stickiness of the 8 shared rules and the 16 override header rules, with drift
+  status    live weights and stickiness of the shared rules (8 + extraSharedRoutes), each against its own
+            percentage, and the 16 override header rules, with drift
   preflight before the first deploy: every live rule of both listeners vs the plan (conflict, adopt, shadowed)
   health    CloudWatch: scorer vs legacy target groups per ALB, PASS / FAIL / INSUFFICIENT DATA
   set       change scorerPercent (--route KEY: one route's scorerPercentByRoute entry) in Pulumi.<stack>.yaml

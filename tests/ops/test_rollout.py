@@ -429,3 +429,12 @@ def test_preflight_checks_extra_routes_against_the_live_rules():
     # The legacy deployment's own GET rule: same endpoint at a number the plan does not use → imported and moved.
     assert checks["cc-score-get"].status == "adopt" and checks["cc-score-get"].moves_from == legacy_get
     assert checks["cc-score-post"].status == "free"
+
+
+def test_advance_without_route_refuses_when_every_route_has_its_own_percentage(tmp_path, capsys, no_aws,
+                                                                              no_network):
+    shutil.copyfile(ROOT / STACK_FILE, tmp_path / STACK_FILE)
+    for key in load_stack_settings("production", tmp_path).shared_route_keys:
+        assert cli(capsys, f"set --route {key}", tmp_path, "5").code == 0
+    run = cli(capsys, "advance", tmp_path)
+    assert run.code == 2 and "advance one route with --route KEY" in run.err
