@@ -7,19 +7,27 @@ Deploys, into existing ALB listeners, VPC and secret:
   `scorerPercentByRoute`), one weighted rule per `extraSharedRoutes` entry (legacy TG looked up), 16 override header
   rules reaching either side of a shared endpoint on purpose (`scorerOverrideHeader`), 2 rules owned by legacy
   Lambdas, 2 rules to the Django web service's target group;
-- two least-privilege execution roles.
+- two least-privilege execution roles;
+- a log group `/aws/lambda/<name>` with a retention per function, alarms on the scorer function's own metrics and one
+  CloudWatch dashboard (P11.5);
+- with `autoRollback`, the automatic rollback (P11.6): an SNS topic the scorer side's sustained alarms notify and a
+  small function subscribed to it that rolls the weighted rules back to `[100, 0]` (`components.live_rollback`).
 
 Wiring only: typed stack config → roles → LambdaServices → routing plan → rules → exports.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pulumi
 import pulumi.runtime.config as runtime_config
+import pulumi_aws as aws
 
 from components import packaging
+from components.auto_rollback import AutoRollback, AutoRollbackArgs
+from components.dashboard import DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE_ENV, dashboard_body, dashboard_name
 from components.iam import LambdaRole, LambdaRoleArgs
 from components.inventory import SCORER_FUNCTION_NAME, SCORER_TARGET_GROUPS, alb_arn_suffix, route_of_function
 from components.lambda_service import AlbRef, AlbTarget, ImagePackage, LambdaService, LambdaServiceArgs, ZipPackage
@@ -101,7 +109,14 @@ def main(stack: str | None = None) -> None:
     tags = {"project": PROJECT, "stack": stack}
     albs, subnets = network(settings)
     common = {"subnet_ids": subnets, "security_group_ids": [settings.lambda_security_group_id],
-              "alarm_config": settings.alarms, "alarm_topic_arn": settings.alarm_topic_arn, "tags": tags}
+              "alarm_config": settings.alarms, "alarm_topic_arn": settings.alarm_topic_arn, "tags": tags,
+              "log_retention_days": settings.log_retention_days}
+    listener_arns = {key: alb.listener_arn for key, alb in albs.items()}
+    # Created before the services: the scorer's trigger alarms name its topic.
+    auto_rollback = AutoRollback("auto-rollback", AutoRollbackArgs(
+        plan=plan, listener_arns=listener_arns, stickiness_seconds=settings.stickiness_seconds, stack=stack,
+        notify_topic_arn=settings.alarm_topic_arn, log_retention_days=settings.log_retention_days,
+        tags=tags)) if settings.auto_rollback else None
 
     legacy_role = LambdaRole("legacy-lambda-role", LambdaRoleArgs(
         settings.scorer_secret_arn, settings.scorer_secret_kms_key_arn, settings.legacy_extra_policy_arns, tags))
@@ -129,17 +144,19 @@ def main(stack: str | None = None) -> None:
                            zip_hash),
         architecture="arm64", memory_mb=settings.scorer_memory_mb, timeout_s=settings.scorer_timeout_s,
         role_arn=scorer_role.arn, environment=scorer_env, skip_listener_rule=True,
-        reserved_concurrency=settings.scorer_reserved_concurrency,
+        reserved_concurrency=settings.scorer_reserved_concurrency, function_alarms=True,
+        rollback_topic_arn=auto_rollback.topic.arn if auto_rollback else None,
         targets=[AlbTarget(albs[alb], tg_name) for alb, tg_name in SCORER_TARGET_GROUPS.items()], **common))
 
     target_group_arns = {svc.target_group_names[alb]: tg.arn
                          for svc in services.values() for alb, tg in svc.target_groups.items()}
     routing = WeightedRouting("routing", WeightedRoutingArgs(
-        plan=plan, listener_arns={key: alb.listener_arn for key, alb in albs.items()},
+        plan=plan, listener_arns=listener_arns,
         target_group_arns=target_group_arns, services=services, tags=tags,
         component_rule_arns={r.key: services[r.parent].rule.arn for r in plan if r.owner == "component"}))
 
     scorer = services[SCORER_FUNCTION_NAME].function
+    dashboard(stack, settings, plan, albs, routing.target_group_arns)
     pulumi.export("scorer_percent", settings.scorer_percent)
     # The percentage in force on every weighted rule, after the per-route overrides of P11.3.
     pulumi.export("scorer_percent_by_route", {key: settings.percent_for(key) for key in settings.shared_route_keys})
@@ -148,6 +165,24 @@ def main(stack: str | None = None) -> None:
     pulumi.export("scorer_function_name", scorer.name)
     pulumi.export("scorer_function_arn", scorer.arn)
     pulumi.export("legacy_function_names", list(settings.legacy_functions))
+    pulumi.export("dashboard_name", dashboard_name(stack))
+    pulumi.export("rollback_function_name", auto_rollback.function.name if auto_rollback else None)
+    pulumi.export("rollback_topic_arn", auto_rollback.topic.arn if auto_rollback else None)
+
+
+def dashboard(stack: str, settings: Settings, plan: list[PlannedRule], albs: dict[str, AlbRef],
+              target_group_arns: dict[str, pulumi.Input[str]]) -> aws.cloudwatch.Dashboard:
+    """The stack's dashboard (P11.5), from the plan and the ALB / target group dimensions once resolved."""
+    names = {t.target_group for r in plan if r.is_weighted for t in r.targets}
+    dimensions = pulumi.Output.from_input({"lbs": {key: alb.arn_suffix for key, alb in albs.items()},
+                                           "tgs": {name: target_group_arns[name] for name in sorted(names)}})
+    region = settings.public_listener_arn.split(":")[3]
+    namespace = settings.scorer_env.get(METRICS_NAMESPACE_ENV, DEFAULT_METRICS_NAMESPACE)
+    body = dimensions.apply(lambda d: json.dumps(dashboard_body(
+        plan=plan, region=region, load_balancers=d["lbs"],
+        tg_suffixes={name: arn.split(":", 5)[5] for name, arn in d["tgs"].items()},  # targetgroup/<name>/<id>
+        scorer_function=SCORER_FUNCTION_NAME, metrics_namespace=namespace)))
+    return aws.cloudwatch.Dashboard("dashboard", dashboard_name=dashboard_name(stack), dashboard_body=body)
 
 
 # The Pulumi language host runs this file with run_name="__main__"; tests load it under another name and call main().

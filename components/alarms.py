@@ -191,3 +191,43 @@ def _parse_fields(raw: dict[str, Any], where: str, problems: list[str]) -> dict[
         else:
             out[_FIELDS[name]] = value if name == "threshold" else int(value)
     return out
+
+
+# Alarms of the target groups' scorer side that trigger the automatic rollback (P11.6): the sustained ones, so a
+# short burst pages a human but does not pull the scorer out of production.
+ROLLBACK_TRIGGER_KEYS: frozenset[AlarmKey] = frozenset({("target5xx", "sustain"), ("responseTime", "sustain")})
+# p99 Duration alarms at this share of the function's timeout: requests are about to time out.
+DURATION_TIMEOUT_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class FunctionAlarmDefinition:
+    """One CloudWatch alarm on a Lambda function's own metrics (`AWS/Lambda`, dimension `FunctionName`), P11.5.
+
+    `statistic` is a plain statistic (`Sum`) or a percentile (`p99`, an extended statistic in CloudWatch's API).
+    """
+
+    suffix: str
+    name: str
+    metric_name: str
+    statistic: str
+    threshold: Threshold
+    triggers_rollback: bool = False
+
+    @property
+    def is_percentile(self) -> bool:
+        return self.statistic.startswith("p")
+
+
+def function_alarm_definitions(function_name: str, timeout_s: int) -> list[FunctionAlarmDefinition]:
+    """The scorer function's alarms: `Errors` (unhandled errors, sustained: it triggers the rollback), `Throttles`
+    (the reserved concurrency or the account pool is exhausted) and p99 `Duration` above 80 % of the timeout."""
+    duration_ms = round(timeout_s * 1000 * DURATION_TIMEOUT_SHARE, 1)
+    return [
+        FunctionAlarmDefinition("errors", f"Lambda-Errors-{function_name}", "Errors", "Sum",
+                                Threshold(5, 3, 5, 60), triggers_rollback=True),
+        FunctionAlarmDefinition("throttles", f"Lambda-Throttles-{function_name}", "Throttles", "Sum",
+                                Threshold(0, 3, 5, 60)),
+        FunctionAlarmDefinition("duration-p99", f"Lambda-Duration-p99-{function_name}", "Duration", "p99",
+                                Threshold(duration_ms, 3, 5, 60)),
+    ]

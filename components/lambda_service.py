@@ -1,8 +1,10 @@
 """`LambdaService`: one Lambda function and its ALB targets (routing contract §4.1).
 
 Each target is a Lambda target group, the ELB invoke permission scoped to that target group, the attachment and six
-alarms; the component also owns the function's own listener rule unless `skip_listener_rule=True`. Child logical
-names start with the component name, because a child's URN carries its parent's type but not its name (§4.1).
+alarms; the function gets its log group `/aws/lambda/<name>` with a retention and, with `function_alarms`, alarms on
+its own metrics (P11.5); the component also owns the function's own listener rule unless `skip_listener_rule=True`.
+Child logical names start with the component name, because a child's URN carries its parent's type but not its name
+(§4.1).
 """
 
 from __future__ import annotations
@@ -14,11 +16,25 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import DEFAULT_ALARM_CONFIG, AlarmConfig, AlarmDefinition, alarm_definitions
+from components.alarms import (
+    DEFAULT_ALARM_CONFIG,
+    ROLLBACK_TRIGGER_KEYS,
+    AlarmConfig,
+    AlarmDefinition,
+    FunctionAlarmDefinition,
+    alarm_definitions,
+    function_alarm_definitions,
+)
 from components.listener_rules import RuleSpec, rule_conditions, single_forward_action
 
 LAMBDA_SERVICE_TYPE = "passport:scorer:LambdaService"
 ALB_NAMESPACE = "AWS/ApplicationELB"
+LAMBDA_NAMESPACE = "AWS/Lambda"
+
+
+def log_group_name(function_name: str) -> str:
+    """The log group Lambda writes a function's logs to."""
+    return f"/aws/lambda/{function_name}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,11 @@ class LambdaServiceArgs:
     alarm_topic_arn: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
     reserved_concurrency: int | None = None  # None: the property is not set (no reservation)
+    log_retention_days: int = 30
+    function_alarms: bool = False  # Errors/Throttles/p99 Duration alarms on the function itself (the scorer)
+    # SNS topic of the automatic rollback (P11.6): added to the alarm actions (not OK actions) of the rollback
+    # triggers, i.e. the sustained 5XX and response-time alarms of the target groups and the function's Errors alarm.
+    rollback_topic_arn: pulumi.Input[str] | None = None
 
     def __post_init__(self) -> None:
         if not 128 <= self.memory_mb <= 10240:
@@ -101,10 +122,15 @@ class LambdaService(pulumi.ComponentResource):
     attachments: list[aws.lb.TargetGroupAttachment]
     rule: aws.lb.ListenerRule | None
     alarm_names: list[str]
+    log_group: aws.cloudwatch.LogGroup
 
     def __init__(self, name: str, args: LambdaServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(LAMBDA_SERVICE_TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Created before the function so Lambda never creates it first without a retention.
+        self.log_group = aws.cloudwatch.LogGroup(f"{name}-logs", name=log_group_name(name),
+                                                 retention_in_days=args.log_retention_days, tags=dict(args.tags),
+                                                 opts=child)
         self.function = aws.lambda_.Function(name, name=name, role=args.role_arn, architectures=[args.architecture],
                                              memory_size=args.memory_mb, timeout=args.timeout_s,
                                              vpc_config=aws.lambda_.FunctionVpcConfigArgs(
@@ -113,9 +139,12 @@ class LambdaService(pulumi.ComponentResource):
                                              environment=aws.lambda_.FunctionEnvironmentArgs(
                                                  variables=dict(args.environment)),
                                              reserved_concurrent_executions=args.reserved_concurrency,
-                                             tags=dict(args.tags), opts=child, **_package_args(args.package))
+                                             tags=dict(args.tags),
+                                             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.log_group]),
+                                             **_package_args(args.package))
         self.target_groups, self.target_group_names, self.attachments, self.alarm_names = {}, {}, [], []
-        actions = [args.alarm_topic_arn] if args.alarm_topic_arn else []
+        actions: list[pulumi.Input[str]] = [args.alarm_topic_arn] if args.alarm_topic_arn else []
+        rollback = [args.rollback_topic_arn] if args.rollback_topic_arn is not None else []
         for target in args.targets:
             alb = target.alb.key
             # Lambda target groups take no vpc_id/port/protocol/health check: AWS (and moto) reject them.
@@ -132,11 +161,19 @@ class LambdaService(pulumi.ComponentResource):
                                                                                   depends_on=[permission]))
             dimensions = {"LoadBalancer": target.alb.arn_suffix, "TargetGroup": tg.arn_suffix}
             for definition in alarm_definitions(target.tg_name, args.alarm_config):
-                _metric_alarm(f"{name}-{alb}-{definition.suffix}", definition, dimensions, actions, args.tags, child)
+                triggers = (definition.kind, definition.variant) in ROLLBACK_TRIGGER_KEYS
+                _metric_alarm(f"{name}-{alb}-{definition.suffix}", definition, dimensions,
+                              actions + (rollback if triggers else []), actions, args.tags, child)
                 self.alarm_names.append(definition.name)
             self.target_groups[alb] = tg
             self.target_group_names[alb] = target.tg_name
             self.attachments.append(attachment)
+
+        if args.function_alarms:
+            for fn_alarm in function_alarm_definitions(name, args.timeout_s):
+                _function_alarm(f"{name}-fn-{fn_alarm.suffix}", fn_alarm, self.function.name,
+                                actions + (rollback if fn_alarm.triggers_rollback else []), actions, args.tags, child)
+                self.alarm_names.append(fn_alarm.name)
 
         self.rule = None
         if not args.skip_listener_rule:
@@ -156,6 +193,7 @@ class LambdaService(pulumi.ComponentResource):
             "attachments": self.attachments,
             "rule": self.rule,
             "alarm_names": self.alarm_names,
+            "log_group": self.log_group,
         })
 
 
@@ -167,14 +205,29 @@ def _package_args(package: ImagePackage | ZipPackage) -> dict[str, object]:
             "code": package.archive, "source_code_hash": package.source_code_hash}
 
 
+def _function_alarm(resource_name: str, definition: FunctionAlarmDefinition, function_name: pulumi.Input[str],
+                    alarm_actions: list[pulumi.Input[str]], ok_actions: list[pulumi.Input[str]],
+                    tags: Mapping[str, str], opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+    """One alarm on the function's own `AWS/Lambda` metric (P11.5)."""
+    t = definition.threshold
+    statistic = {"extended_statistic": definition.statistic} if definition.is_percentile \
+        else {"statistic": definition.statistic}
+    return aws.cloudwatch.MetricAlarm(
+        resource_name, name=definition.name, namespace=LAMBDA_NAMESPACE, metric_name=definition.metric_name,
+        dimensions={"FunctionName": function_name}, period=t.period, comparison_operator="GreaterThanThreshold",
+        threshold=t.threshold, evaluation_periods=t.evaluation_periods, datapoints_to_alarm=t.datapoints,
+        treat_missing_data="notBreaching", alarm_actions=alarm_actions, ok_actions=ok_actions, tags=dict(tags),
+        opts=opts, **statistic)
+
+
 def _metric_alarm(resource_name: str, definition: AlarmDefinition, dimensions: Mapping[str, pulumi.Input[str]],
-                  actions: list[str], tags: Mapping[str, str],
-                  opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
+                  alarm_actions: list[pulumi.Input[str]], ok_actions: list[pulumi.Input[str]],
+                  tags: Mapping[str, str], opts: pulumi.ResourceOptions) -> aws.cloudwatch.MetricAlarm:
     """Build one §4.4 alarm: metric math `FILL(m2, 0) / m1` for error ratios, the plain metric for latency."""
     t = definition.threshold
     common = {"name": definition.name, "comparison_operator": "GreaterThanThreshold", "threshold": t.threshold,
               "evaluation_periods": t.evaluation_periods, "datapoints_to_alarm": t.datapoints,
-              "treat_missing_data": "notBreaching", "alarm_actions": actions, "ok_actions": actions,
+              "treat_missing_data": "notBreaching", "alarm_actions": alarm_actions, "ok_actions": ok_actions,
               "tags": dict(tags), "opts": opts}
     if not definition.is_ratio:
         return aws.cloudwatch.MetricAlarm(resource_name, namespace=ALB_NAMESPACE, metric_name=definition.metric_name,

@@ -47,6 +47,7 @@ from components.listener_rules import (
     single_forward_action,
     weighted_forward_action,
 )
+from components.live_rollback import RollbackPlan, SharedRule
 from components.override_header import SIDES, OverrideHeader, Side
 from components.settings import (
     PROJECT_DIR,
@@ -65,7 +66,8 @@ __all__ = [
     "SCORER_TARGET_GROUPS", "SHARED_ROUTES", "AlbKey", "HeaderMatch", "LegacyFunction", "PlanError", "PlannedRule",
     "PlannedTarget", "Route", "Stickiness", "WeightedRouting", "WeightedRoutingArgs", "alb_arn_suffix",
     "find_shadowed", "first_match", "format_routing_table", "override_key", "parse_scorer_percent", "plan_rules",
-    "routing_table", "sample_header_variants", "sample_request", "stickiness_for", "validate_plan", "weights_for",
+    "planned_conditions", "rollback_plan", "routing_table", "sample_header_variants", "sample_request",
+    "stickiness_for", "validate_plan", "weights_for",
 ]
 
 ROUTING_COMPONENT = "routing"
@@ -145,6 +147,29 @@ class PlannedRule:
     @property
     def spec(self) -> RuleSpec:
         return RuleSpec(self.priority, self.path, self.methods, self.hosts, self.header)
+
+
+def planned_conditions(rule: PlannedRule) -> dict[str, tuple[str, ...]]:
+    """The conditions a planned rule is created with, as `{field: sorted values}` (the form live rules are compared
+    in; hosts and header names/values lowercased, as ALB compares them)."""
+    conditions = {"path-pattern": (rule.path,)}
+    if rule.methods:
+        conditions["http-request-method"] = tuple(sorted(rule.methods))
+    if rule.hosts:
+        conditions["host-header"] = tuple(sorted(h.lower() for h in rule.hosts))
+    if rule.header is not None:
+        conditions[f"http-header:{rule.header.name.lower()}"] = tuple(sorted(v.lower() for v in rule.header.values))
+    return conditions
+
+
+def rollback_plan(plan: Sequence[PlannedRule], listener_arns: Mapping[str, str], stickiness_seconds: int
+                  ) -> RollbackPlan:
+    """What `rollback --now` and the automatic rollback function modify: every weighted rule, by ALB then plan order
+    (P11.6). Override header and legacy-only rules are not in it, so they can never be touched."""
+    rules = tuple(SharedRule(r.key, r.alb, r.priority, r.targets[0].target_group, r.targets[1].target_group,
+                             planned_conditions(r))
+                  for alb in ALB_KEYS for r in plan if r.alb == alb and r.is_weighted)
+    return RollbackPlan({alb: listener_arns[alb] for alb in ALB_KEYS}, rules, stickiness_seconds)
 
 
 def weights_for(percent: int) -> tuple[int, int]:
@@ -421,6 +446,7 @@ class WeightedRouting(pulumi.ComponentResource):
 
     rules: dict[str, aws.lb.ListenerRule]
     routing_table: pulumi.Output[list]
+    target_group_arns: dict[str, pulumi.Input[str]]  # every TG of the plan by name, looked-up ones included
 
     def __init__(self, name: str, args: WeightedRoutingArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__(WEIGHTED_ROUTING_TYPE, name, None, opts)
@@ -455,6 +481,7 @@ class WeightedRouting(pulumi.ComponentResource):
                 conditions=rule_conditions(rule.spec), actions=[action], tags=dict(args.tags),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=depends_on, aliases=aliases,
                                             delete_before_replace=True))
+        self.target_group_arns = tg_arns
         rule_arns = {**args.component_rule_arns, **{key: r.arn for key, r in self.rules.items()}}
         self.routing_table = pulumi.Output.from_input(routing_table(
             args.plan, listener_arns=args.listener_arns, rule_arns=rule_arns, target_group_arns=tg_arns))

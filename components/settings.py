@@ -48,11 +48,12 @@ from components.rollout_config import (
 from components.stack_files import PROJECT, PROJECT_DIR, StackFile, load_stack_file, stack_file_path
 
 __all__ = [
-    "DATABASE_URL_KEY", "DEFAULT_SCORER_PERCENT", "EXTRA_ROUTES_KEY", "KNOWN_KEYS", "MAX_RESERVED_CONCURRENCY",
+    "AUTO_ROLLBACK_KEY", "DATABASE_URL_KEY", "DEFAULT_LOG_RETENTION_DAYS", "DEFAULT_SCORER_PERCENT",
+    "EXTRA_ROUTES_KEY", "KNOWN_KEYS", "LOG_RETENTION_KEY", "MAX_RESERVED_CONCURRENCY",
     "OVERRIDE_HEADER_KEY", "PERCENT_BY_ROUTE_KEY", "PROJECT", "PROJECT_DIR", "RESERVED_CONCURRENCY_KEY",
     "SCORER_PERCENT_KEY", "ExtraRoute", "OverrideHeader", "Settings", "SettingsError", "StackFile",
-    "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file", "load_stack_settings",
-    "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
+    "default_auto_rollback", "default_scorer_percent", "env_value", "legacy_environment", "load_stack_file",
+    "load_stack_settings", "parse_scorer_percent", "parse_settings", "scorer_environment", "stack_file_path",
 ]
 
 SCORER_PERCENT_KEY = "scorerPercent"
@@ -62,6 +63,12 @@ MAX_RESERVED_CONCURRENCY = 10_000  # sanity bound, far above any account's concu
 DEFAULT_SCORER_PERCENT: Mapping[str, int] = {"staging": 100, "review": 100, "production": 0}
 OTHER_STACK_SCORER_PERCENT = 0
 PRODUCTION_STACK = "production"
+AUTO_ROLLBACK_KEY = "autoRollback"
+LOG_RETENTION_KEY = "logRetentionDays"
+DEFAULT_LOG_RETENTION_DAYS = 30
+# The values CloudWatch Logs accepts for a log group's retention (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+                      3288, 3653)
 
 KNOWN_KEYS = (
     "scorerPercent", "publicListenerArn", "internalListenerArn", "privateSubnetIds", "coreInfraStack",
@@ -69,6 +76,7 @@ KNOWN_KEYS = (
     "legacyExtraPolicyArns", "scorerSecretArn", "scorerSecretKmsKeyArn", "scorerEnv", "scorerMemoryMb",
     "scorerTimeoutSeconds", "scorerHandler", "scorerZipPath", "v2HostHeaders", "stickinessSeconds", "alarmTopicArn",
     "alarms", "scorerReservedConcurrency", "scorerOverrideHeader", "scorerPercentByRoute", "extraSharedRoutes",
+    "autoRollback", "logRetentionDays",
     # Read by the operations tooling only (`python -m ops health` / `advance`), not used here:
     "rolloutHealth", "rolloutSteps", "rolloutHoldMinutes",
 )
@@ -121,6 +129,8 @@ class Settings:
     override_header: OverrideHeader | None = DEFAULT_OVERRIDE_HEADER  # None: `scorerOverrideHeader: false`
     scorer_percent_by_route: Mapping[str, int] = field(default_factory=dict)  # P11.3 overrides by route key
     extra_shared_routes: tuple[ExtraRoute, ...] = ()  # P11.4
+    auto_rollback: bool = False  # P11.6; default true on production only (`default_auto_rollback`)
+    log_retention_days: int = DEFAULT_LOG_RETENTION_DAYS  # P11.5
     unknown_keys: tuple[str, ...] = ()
 
     def with_percent(self, percent: int) -> Settings:
@@ -140,6 +150,11 @@ class Settings:
 def default_scorer_percent(stack: str) -> int:
     """Return the code default of `scorerPercent` for a stack (§5.2): staging/review 100, anything else 0."""
     return DEFAULT_SCORER_PERCENT.get(stack, OTHER_STACK_SCORER_PERCENT)
+
+
+def default_auto_rollback(stack: str) -> bool:
+    """`autoRollback` when the key is absent: on for production (P11.6), off elsewhere."""
+    return stack == PRODUCTION_STACK
 
 
 def parse_scorer_percent(raw: str | None, stack: str) -> int:
@@ -222,6 +237,8 @@ def parse_settings(raw: Mapping[str, str], stack: str, *, has_database_url: bool
         override_header=p.run(lambda: parse_override_header(raw.get(OVERRIDE_HEADER_KEY), stack), None),
         scorer_percent_by_route=by_route,
         extra_shared_routes=extras,
+        auto_rollback=p.boolean(AUTO_ROLLBACK_KEY, default_auto_rollback(stack)),
+        log_retention_days=p.log_retention(LOG_RETENTION_KEY),
         unknown_keys=tuple(sorted(k for k in raw if k not in KNOWN_KEYS and k != DATABASE_URL_KEY)),
     )
     for name, env in (("scorer", scorer_environment(settings)), ("legacy", legacy_environment(settings))):
@@ -332,6 +349,29 @@ class _Parser:
         if not re.fullmatch(r"[0-9]{1,7}", text) or not low <= int(text) <= high:
             self.problem(f"{key} for stack '{self.stack}' must be an integer from {low} to {high}, got {value!r}")
             return None
+        return int(text)
+
+    def boolean(self, key: str, default: bool) -> bool:
+        """`true`/`false` (YAML booleans reach the program as these strings); anything else is a problem."""
+        value = self.raw.get(key)
+        if value is None:
+            return default
+        text = value.strip().lower() if isinstance(value, str) else ""
+        if text not in ("true", "false"):
+            self.problem(f"{key} for stack '{self.stack}' must be true or false, got {value!r}")
+            return default
+        return text == "true"
+
+    def log_retention(self, key: str) -> int:
+        """Retention in days, one of the values CloudWatch Logs accepts."""
+        value = self.raw.get(key)
+        if value is None:
+            return DEFAULT_LOG_RETENTION_DAYS
+        text = value.strip() if isinstance(value, str) else ""
+        if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) not in LOG_RETENTION_DAYS:
+            self.problem(f"{key} for stack '{self.stack}' must be one of CloudWatch Logs' retention values "
+                         f"{', '.join(map(str, LOG_RETENTION_DAYS))}, got {value!r}")
+            return DEFAULT_LOG_RETENTION_DAYS
         return int(text)
 
     def reserved_concurrency(self, key: str) -> int | None:

@@ -16,12 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from components.routing import PlannedRule, Stickiness
+from components.live_rollback import live_conditions
+from components.routing import PlannedRule, Stickiness, planned_conditions
 
 ProblemKind = Literal["missing", "conditions", "targets", "weights", "stickiness"]
 STRUCTURAL: frozenset[str] = frozenset({"missing", "conditions", "targets"})
-_CONDITION_CONFIG = {"path-pattern": "PathPatternConfig", "http-request-method": "HttpRequestMethodConfig",
-                     "host-header": "HostHeaderConfig"}
 
 
 @dataclass(frozen=True)
@@ -83,17 +82,7 @@ class RuleState:
 
 def parse_live_rule(raw: Mapping[str, Any], tg_names: Mapping[str, str]) -> LiveRule:
     """Reduce one `DescribeRules` rule to `LiveRule` (both AWS condition shapes; both forward shapes)."""
-    conditions: dict[str, tuple[str, ...]] = {}
-    for condition in raw.get("Conditions", []):
-        field = condition.get("Field", "")
-        values = condition.get(_CONDITION_CONFIG.get(field, ""), {}).get("Values") or condition.get("Values") or []
-        header = condition.get("HttpHeaderConfig") or {}
-        if field == "http-header" and header.get("HttpHeaderName"):
-            # Header names and values compare case-insensitively; the name is part of what the condition tests.
-            field, values = f"http-header:{header['HttpHeaderName'].lower()}", header.get("Values") or []
-        if field == "host-header" or field.startswith("http-header:"):
-            values = [v.lower() for v in values]
-        conditions[field] = tuple(sorted(values))
+    conditions = live_conditions(raw)  # the same reading as the rollback's (components.live_rollback)
     actions = raw.get("Actions", [])
     forward = next((a for a in actions if a.get("Type") == "forward"), None)
     targets: tuple[LiveTarget, ...] = ()
@@ -112,18 +101,6 @@ def parse_live_rule(raw: Mapping[str, Any], tg_names: Mapping[str, str]) -> Live
     return LiveRule(arn=raw["RuleArn"], priority=int(raw["Priority"]), conditions=conditions, targets=targets,
                     stickiness=stickiness, action_types=tuple(a.get("Type", "") for a in actions),
                     action_order=forward.get("Order") if forward else None)
-
-
-def planned_conditions(rule: PlannedRule) -> dict[str, tuple[str, ...]]:
-    """The conditions a planned rule is created with, in `LiveRule.conditions` form (§5.1)."""
-    conditions = {"path-pattern": (rule.path,)}
-    if rule.methods:
-        conditions["http-request-method"] = tuple(sorted(rule.methods))
-    if rule.hosts:
-        conditions["host-header"] = tuple(sorted(h.lower() for h in rule.hosts))
-    if rule.header is not None:
-        conditions[f"http-header:{rule.header.name.lower()}"] = tuple(sorted(v.lower() for v in rule.header.values))
-    return conditions
 
 
 def compare_rule(planned: PlannedRule, live: LiveRule | None) -> RuleState:
@@ -190,32 +167,15 @@ def compare_overrides(plan: Sequence[PlannedRule], alb: str, live_rules: Sequenc
             for rule in plan if rule.alb == alb and rule.is_override]
 
 
-def rollback_actions(state: RuleState, target_group_arns: Mapping[str, str], duration: int) -> list[dict[str, Any]]:
-    """The `ModifyRule` actions that put one rule at `[100, 0]` with stickiness off, in the program's shape (§5.4).
-
-    Targets stay `[legacy, scorer]` (the scorer at weight 0, as the program keeps it); the duration is the program's,
-    never 0, which AWS rejects even for a disabled config.
-    """
-    legacy, scorer = state.planned.targets
-    action: dict[str, Any] = {
-        "Type": "forward",
-        "ForwardConfig": {
-            "TargetGroups": [{"TargetGroupArn": target_group_arns[legacy.target_group], "Weight": 100},
-                             {"TargetGroupArn": target_group_arns[scorer.target_group], "Weight": 0}],
-            "TargetGroupStickinessConfig": {"Enabled": False, "DurationSeconds": duration},
-        },
-    }
-    if state.live is not None and state.live.action_order is not None:
-        action["Order"] = state.live.action_order
-    return [action]
-
-
-def is_rolled_back(live: LiveRule, planned: PlannedRule) -> bool:
-    """Whether a live rule already sends everything to legacy with stickiness off."""
-    legacy, scorer = planned.targets
-    by_name = {t.target_group: t.weight for t in live.targets}
-    return (by_name.get(legacy.target_group), by_name.get(scorer.target_group)) == (100, 0) and \
-        live.stickiness is not None and not live.stickiness.enabled
+def looks_rolled_back(states: Sequence[RuleState]) -> bool:
+    """Whether the live rules are rolled back while the stack file still splits (P11.6): every shared rule is live at
+    `[100, 0]` with stickiness off and at least one expects a scorer weight above 0. That is what the automatic
+    rollback function (or a `rollback --now` whose stack file change was not committed) leaves behind."""
+    if not states or any(s.live is None or s.is_structural for s in states):
+        return False
+    live_rolled_back = all(s.live_weights is not None and list(s.live_weights) == [100, 0] and
+                           s.live.stickiness is not None and not s.live.stickiness.enabled for s in states)
+    return live_rolled_back and any(s.expected_weights[1] > 0 for s in states)
 
 
 def stickiness_text(stickiness: Stickiness | None) -> str:

@@ -234,3 +234,31 @@ def thresholds_dict(thresholds: HealthThresholds) -> dict[str, float]:
     """Thresholds under their stack-config names, for JSON output."""
     by_field = {v: k for k, v in _CONFIG_NAMES.items()}
     return {by_field[f.name]: getattr(thresholds, f.name) for f in fields(thresholds)}
+
+
+# The scorer's own EMF metrics (production contract P10), dimension set `[]` (all routes), shown next to the ALB
+# metrics for information only: they never change the verdict. (metric, statistic, field).
+EMF_STATS: tuple[tuple[str, str, str], ...] = (
+    ("StampsChecked", "Sum", "stamps_checked"),
+    ("StampsValid", "Sum", "stamps_valid"),
+    ("DedupClashes", "Sum", "dedup_clashes"),
+    ("DbTime", "Average", "db_time_avg_ms"),
+    ("DbTime", "p99", "db_time_p99_ms"),
+)
+DEFAULT_METRICS_NAMESPACE = "PassportScorer"
+
+
+def scorer_emf_summary(values: Mapping[str, Sequence[float]], namespace: str) -> dict[str, object]:
+    """Window totals of the EMF counts, the credential validation rate `StampsValid / StampsChecked` and DB time.
+
+    `values` maps each EMF_STATS field to the values of a single whole-window period (empty: no data)."""
+    def window_value(name: str) -> float | None:
+        found = values.get(name) or []
+        return float(found[0]) if found else None
+
+    checked, valid = window_value("stamps_checked"), window_value("stamps_valid")
+    return {"namespace": namespace, "stamps_checked": checked, "stamps_valid": valid,
+            "validation_rate": (valid or 0.0) / checked if checked else None,
+            "dedup_clashes": window_value("dedup_clashes"), "db_time_avg_ms": window_value("db_time_avg_ms"),
+            "db_time_p99_ms": window_value("db_time_p99_ms"),
+            "note": "scorer EMF metrics, for information: not part of the verdict"}

@@ -140,3 +140,20 @@ def get_metric_values(cloudwatch: Any, queries: Sequence[MetricQuery], start: da
 def target_group_suffix(arn: str) -> str:
     """CloudWatch `TargetGroup` dimension of a target group ARN: `targetgroup/<name>/<id>`."""
     return arn.split(":", 5)[5]
+
+
+def get_namespace_values(cloudwatch: Any, namespace: str, stats: Sequence[tuple[str, str, str]], start: datetime,
+                         end: datetime, period: int) -> dict[str, list[float]]:
+    """`GetMetricData` of metrics without dimensions in `namespace` (the scorer's EMF dimension set `[]`); `stats` are
+    `(metric, statistic, field)`; return the values by field."""
+    request = [{"Id": f"e{i}", "ReturnData": True,
+                "MetricStat": {"Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": []},
+                               "Period": period, "Stat": stat}}
+               for i, (metric, stat, _) in enumerate(stats)]
+    by_id = {f"e{i}": field for i, (_, _, field) in enumerate(stats)}
+    values: dict[str, list[float]] = {field: [] for field in by_id.values()}
+    for page in cloudwatch.get_paginator("get_metric_data").paginate(
+            MetricDataQueries=request, StartTime=start, EndTime=end):
+        for result in page["MetricDataResults"]:
+            values[by_id[result["Id"]]].extend(float(v) for v in result.get("Values", []) if v is not None)
+    return values

@@ -12,7 +12,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components.routing import ALB_KEYS, SCORER_TARGET_GROUPS
+from components import live_rollback
+from components.routing import ALB_KEYS, SCORER_TARGET_GROUPS, rollback_plan
 from ops import live
 from ops.config_commands import rollback_file_change
 from ops.context import StackContext, load_context
@@ -21,9 +22,8 @@ from ops.drift import (
     RuleState,
     compare_listener,
     compare_overrides,
-    is_rolled_back,
+    looks_rolled_back,
     parse_live_rule,
-    rollback_actions,
     stickiness_text,
 )
 from ops.errors import (
@@ -36,6 +36,8 @@ from ops.errors import (
     describe_aws_error,
 )
 from ops.health import (
+    DEFAULT_METRICS_NAMESPACE,
+    EMF_STATS,
     INSUFFICIENT,
     METRIC_STATS,
     ROLLOUT_HEALTH_KEY,
@@ -46,6 +48,7 @@ from ops.health import (
     metrics_from_values,
     overall_verdict,
     parse_health_thresholds,
+    scorer_emf_summary,
     thresholds_dict,
 )
 from ops.render import command_line, health_text, percent_change_text, status_text
@@ -116,6 +119,8 @@ def status_command(target: AwsTarget) -> Result:
                                                              "legacy": header.legacy},
             "overrides": [_override_data(s) for s in overrides]}
     data["drift"] = any(s.has_drift for s in [*states, *overrides])
+    # P11.6: the automatic rollback changes the live rules but cannot change the committed stack file.
+    data["rolled_back"] = looks_rolled_back(states)
     return Result(data, status_text(data), EXIT_CHECK_FAILED if data["drift"] else EXIT_OK)
 
 
@@ -146,43 +151,36 @@ def _state_data(state: RuleState) -> dict[str, Any]:
 def rollback_now_command(target: AwsTarget) -> Result:
     """Set every live shared rule to `[100, 0]` with stickiness off (one ModifyRule each) and `scorerPercent: 0`.
 
+    The live part is `components.live_rollback.roll_back`, the code the automatic rollback function runs (P11.6).
     Refuses, changing nothing, when a shared priority holds no rule or a rule that is not this program's weighted
     rule (other conditions or targets). Idempotent: rules already rolled back are left alone.
     """
     context = target.context(percent_override="0")
+    plan = rollback_plan(context.plan(), {alb: context.listener_arn(alb) for alb in ALB_KEYS},
+                         context.settings.stickiness_seconds)
     with aws_errors(context.region):
         clients = target.clients(context)
-        states = read_rule_states(context, clients)
-    structural = [f"{s.planned.alb} {s.planned.priority} ({s.planned.key}): " +
-                  "; ".join(p.message for p in s.problems) for s in states if s.is_structural]
-    if structural:
-        raise CheckFailed("refusing to roll back, nothing changed: the live rules do not match the plan's shared "
-                          "priorities: " + " | ".join(structural))
-    file_data = rollback_file_change(context.path, context.stack, context.settings.stickiness_seconds)
-    duration = context.settings.stickiness_seconds
-    changes: list[dict[str, Any]] = []
-    for state in states:
-        assert state.live is not None  # structural problems (a missing rule) were refused above
-        before = {"weights": list(state.live_weights or ()), "stickiness": stickiness_text(state.live.stickiness)}
-        entry = {"key": state.planned.key, "alb": state.planned.alb, "priority": state.planned.priority,
-                 "rule_arn": state.live.arn, "before": before}
-        if is_rolled_back(state.live, state.planned):
-            changes.append({**entry, "after": before, "action": "unchanged"})
-            continue
-        tg_arns = {t.target_group: t.arn for t in state.live.targets}
         try:
-            raw_after = live.modify_rule_actions(clients.elbv2, state.live.arn,
-                                                 rollback_actions(state, tg_arns, duration))
-        except (ClientError, BotoCoreError) as exc:
-            done = _rollback_result(context, clients.region, file_data, changes)
-            count = sum(1 for c in changes if c["action"] == "modified")
-            raise PartialFailure(f"{describe_aws_error(exc, clients.region)}; {count} rule(s) were modified before "
-                                 f"the error (listed above); run `rollback --now` again to finish", done) from exc
-        after = parse_live_rule(raw_after, {arn: name for name, arn in tg_arns.items()})
-        after_state = compare_listener([state.planned], state.planned.alb, [after])[0]
-        changes.append({**entry, "after": {"weights": list(after_state.live_weights or ()),
-                                           "stickiness": stickiness_text(after.stickiness)}, "action": "modified"})
-    return _rollback_result(context, clients.region, file_data, changes)
+            # Refusal is checked on the live rules before the stack file is written, as before.
+            live_rollback.check(clients.elbv2, plan)
+        except live_rollback.RollbackRefused as exc:
+            raise CheckFailed(str(exc)) from None
+    file_data = rollback_file_change(context.path, context.stack, context.settings.stickiness_seconds)
+    with aws_errors(context.region):
+        try:
+            changes = live_rollback.roll_back(
+                clients.elbv2, plan, modify=lambda arn, actions: live.modify_rule_actions(clients.elbv2, arn, actions))
+        except live_rollback.RollbackRefused as exc:
+            raise CheckFailed(str(exc)) from None
+        except live_rollback.RollbackInterrupted as exc:
+            done = _rollback_result(context, clients.region, file_data, [c.as_dict() for c in exc.changes])
+            count = sum(1 for c in exc.changes if c.action == "modified")
+            cause = exc.cause
+            message = describe_aws_error(cause, clients.region) if isinstance(cause, ClientError | BotoCoreError) \
+                else str(cause)
+            raise PartialFailure(f"{message}; {count} rule(s) were modified before the error (listed above); run "
+                                 "`rollback --now` again to finish", done) from cause
+    return _rollback_result(context, clients.region, file_data, [c.as_dict() for c in changes])
 
 
 def _rollback_result(context: StackContext, region: str | None, file_data: dict[str, Any],
@@ -237,6 +235,9 @@ def health_command(target: AwsTarget, since: str, *, until: datetime | None = No
                     queries.append(live.MetricQuery(qid, metric, stat, context.load_balancer(alb),
                                                     live.target_group_suffix(tg_arns[tg])))
         values = live.get_metric_values(clients.cloudwatch, queries, start, end, int(window.total_seconds()))
+        namespace = context.settings.scorer_env.get("SCORER_METRICS_NAMESPACE", DEFAULT_METRICS_NAMESPACE)
+        emf = live.get_namespace_values(clients.cloudwatch, namespace, EMF_STATS, start, end,
+                                        int(window.total_seconds()))
     per_tg: dict[str, dict[str, list[float]]] = {}
     for qid, (tg, field) in fields.items():
         per_tg.setdefault(tg, {})[field] = values.get(qid, [])
@@ -253,7 +254,8 @@ def health_command(target: AwsTarget, since: str, *, until: datetime | None = No
             "thresholds": thresholds_dict(thresholds),
             "albs": [_alb_data(a, context, shared[a.alb]) for a in albs], "verdict": verdict, "exit_code": exit_code,
             # P11.3: one scorer TG serves every shared route of its ALB, so its metrics cannot be split per route.
-            "granularity": "per ALB: the scorer side is one target group per ALB; legacy is listed per route"}
+            "granularity": "per ALB: the scorer side is one target group per ALB; legacy is listed per route",
+            "scorer_metrics": scorer_emf_summary(emf, namespace)}
     mixed = {alb: sorted({context.settings.percent_for(key) for key, _ in shared[alb]}) for alb in ALB_KEYS}
     data["mixed_percentages"] = {alb: p for alb, p in mixed.items() if len(p) > 1}
     return Result(data, health_text(data), exit_code)

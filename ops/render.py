@@ -90,6 +90,11 @@ def status_text(data: Mapping[str, Any]) -> str:
     summary = (f"no drift: all {len(data['rules'])} shared rules match {target}" if not drifted
                else f"DRIFT on {drifted} of {len(data['rules'])} shared rules (expected {target}); "
                     f"`pulumi up --stack {data['stack']}` restores the config's split")
+    if data.get("rolled_back"):
+        summary = (f"rolled back (automatic rollback?): every shared rule is live at [100, 0] without stickiness while "
+                   f"{data['stack_file']} expects {target}. Reconcile the stack file: `python -m ops rollback --stack "
+                   f"{data['stack']}`, then commit {data['stack_file']}; do not `pulumi up` before that (it would send "
+                   "traffic back to the scorer)")
     return "\n".join([
         f"stack {data['stack']} ({data['region']}): live rules vs scorerPercent {data['percent']} in "
         f"{data['stack_file']}", "",
@@ -131,11 +136,22 @@ def health_text(data: Mapping[str, Any]) -> str:
                                 "P99 s"), rows), "",
                   format_table(("CHECK", "SCORER", "LIMIT", "RESULT", "NOTE"), checks),
                   f"{alb['alb']}: {alb['verdict']}"]
+    emf = data.get("scorer_metrics")
+    if emf:
+        parts += ["", f"scorer metrics ({emf['namespace']}, all routes; for information, not part of the verdict): "
+                      f"credential validation {percent_text(emf['validation_rate'])} "
+                      f"({count_text(emf['stamps_valid'])} valid of {count_text(emf['stamps_checked'])} checked), "
+                      f"dedup clashes {count_text(emf['dedup_clashes'])}, DB time avg {_ms_text(emf['db_time_avg_ms'])}"
+                      f" p99 {_ms_text(emf['db_time_p99_ms'])}"]
     parts += ["", f"verdict: {data['verdict']} (exit {data['exit_code']}); {data['granularity']}"]
     for alb, percents in data.get("mixed_percentages", {}).items():
         parts.append(f"note: the {alb} ALB's routes run at different percentages {percents} "
                      "(scorerPercentByRoute), so the scorer's mix of routes differs from legacy's combined mix")
     return "\n".join(parts)
+
+
+def _ms_text(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} ms"
 
 
 def _metric_cells(m: Mapping[str, Any]) -> tuple[str, ...]:

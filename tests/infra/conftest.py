@@ -62,6 +62,8 @@ class RoutingMocks(pulumi.runtime.Mocks):
             state["arn"] = rule_arn(args.name)
         elif args.typ == "aws:iam/role:Role":
             state.update(arn=f"arn:aws:iam::{ACCOUNT}:role/{args.name}-mock", name=f"{args.name}-mock")
+        elif args.typ == "aws:sns/topic:Topic":
+            state["arn"] = f"arn:aws:sns:us-west-2:{ACCOUNT}:{state.get('name') or args.name}"
         elif args.typ == "pulumi:pulumi:StackReference":
             state["outputs"] = dict(self.stack_outputs)
         return rid, state

@@ -23,6 +23,10 @@ FUNCTION_TYPE = "aws:lambda/function:Function"
 ALARM_TYPE = "aws:cloudwatch/metricAlarm:MetricAlarm"
 PERMISSION_TYPE = "aws:lambda/permission:Permission"
 ATTACHMENT_TYPE = "aws:lb/targetGroupAttachment:TargetGroupAttachment"
+LOG_GROUP_TYPE = "aws:cloudwatch/logGroup:LogGroup"
+DASHBOARD_TYPE = "aws:cloudwatch/dashboard:Dashboard"
+TOPIC_TYPE = "aws:sns/topic:Topic"
+SUBSCRIPTION_TYPE = "aws:sns/topicSubscription:TopicSubscription"
 
 
 def tg_arn(name: str) -> str:

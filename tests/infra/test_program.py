@@ -20,6 +20,7 @@ from .helpers import (
     ALARM_TYPE,
     ATTACHMENT_TYPE,
     FUNCTION_TYPE,
+    LOG_GROUP_TYPE,
     PERMISSION_TYPE,
     ROOT,
     RULE_TYPE,
@@ -52,9 +53,13 @@ def _rule_of_route(run, route):
 
 
 def _comparable(value):
-    """Inputs with archives replaced by their path (archive objects compare by identity)."""
+    """Inputs with archives and assets replaced by their path or text (they compare by identity)."""
     if isinstance(value, pulumi.FileArchive):
         return ("FileArchive", value.path)
+    if isinstance(value, pulumi.AssetArchive):
+        return ("AssetArchive", {k: _comparable(v) for k, v in value.assets.items()})
+    if isinstance(value, pulumi.FileAsset | pulumi.StringAsset):
+        return (type(value).__name__, getattr(value, "path", None) or getattr(value, "text", None))
     if isinstance(value, dict):
         return {k: _comparable(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -71,8 +76,12 @@ def test_every_registered_type_and_name_is_unique(program_run, stack):
     run = program_run(stack)
     assert duplicates((r.typ, r.name) for r in run.resources) == [], f"{stack}: duplicate URNs"
     counts = Counter(r.typ for r in run.resources)
+    # 72 target group alarms + 3 on the scorer function; production (autoRollback) adds the rollback function, its
+    # SNS invoke permission and its log group.
+    rollback = 1 if stack == "production" else 0
     assert (counts[FUNCTION_TYPE], counts[TG_TYPE], counts[PERMISSION_TYPE], counts[ATTACHMENT_TYPE],
-            counts[ALARM_TYPE], counts[RULE_TYPE]) == (11, 12, 12, 12, 72, 28), f"{stack}: {counts}"
+            counts[ALARM_TYPE], counts[RULE_TYPE], counts[LOG_GROUP_TYPE]) == (
+        11 + rollback, 12, 12 + rollback, 12, 75, 28, 11 + rollback), f"{stack}: {counts}"
     tg_names = [r.inputs["name"] for r in run.of_type(TG_TYPE)]
     assert duplicates(tg_names) == [] and all(len(n) <= 32 for n in tg_names), tg_names
     assert all(len(r.inputs["name"]) <= 64 for r in run.of_type(FUNCTION_TYPE))
@@ -254,14 +263,20 @@ def test_alarm_dimensions_follow_the_alb_of_each_target_group(program_run):
     run, listeners = program_run("production"), _listeners("production")
     tg_alb = {f.tg_name: next(r.alb for r in ROUTES if r.legacy_function == name)
               for name, f in LEGACY_FUNCTIONS.items()} | {v: k for k, v in SCORER_TARGET_GROUPS.items()}
-    alarms = run.of_type(ALARM_TYPE)
+    alarms = [a for a in run.of_type(ALARM_TYPE) if not a.name.startswith("passport-v2-scorer-fn-")]
     assert len(alarms) == 72
+    topic = "arn:aws:sns:us-west-2:000000000000:scorer-pagerduty"
+    rollback_topic = "arn:aws:sns:us-west-2:000000000000:passport-v2-scorer-rollback"
     for alarm in alarms:
         inputs = alarm.inputs
         tg_name = next(n for n in tg_alb if inputs["name"].endswith(f"-{n}-burst") or inputs["name"].endswith(
             f"-{n}-sustain"))
         expected = {"LoadBalancer": alb_arn_suffix(listeners[tg_alb[tg_name]]), "TargetGroup": tg_arn_suffix(tg_name)}
-        assert inputs["alarmActions"] == inputs["okActions"] == ["arn:aws:sns:us-west-2:000000000000:scorer-pagerduty"]
+        # The scorer's sustained 5XX and response-time alarms also notify the automatic rollback (P11.6).
+        triggers = tg_name in SCORER_TARGET_GROUPS.values() and inputs["name"].endswith("-sustain") and \
+            "-4XX-" not in inputs["name"]
+        assert inputs["okActions"] == [topic], alarm.name
+        assert inputs["alarmActions"] == [topic] + ([rollback_topic] if triggers else []), alarm.name
         assert inputs["treatMissingData"] == "notBreaching" and inputs["comparisonOperator"] == "GreaterThanThreshold"
         if "metricQueries" in inputs:
             queries = {q["id"]: q for q in inputs["metricQueries"]}
@@ -322,7 +337,7 @@ def test_stack_outputs(program_run):
 def test_iam_roles_read_exactly_the_configured_secret(program_run):
     run = program_run("production")
     secret = load_stack_settings("production", ROOT).scorer_secret_arn
-    policies = run.of_type("aws:iam/rolePolicy:RolePolicy")
+    policies = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if not p.name.startswith("auto-rollback")]
     assert sorted(p.name for p in policies) == ["legacy-lambda-role-secret-read", "scorer-lambda-role-secret-read"]
     for policy in policies:
         statements = json.loads(policy.inputs["policy"])["Statement"]
@@ -331,7 +346,7 @@ def test_iam_roles_read_exactly_the_configured_secret(program_run):
     attached = sorted(a.inputs["policyArn"].rsplit("/", 1)[1]
                       for a in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment"))
     assert attached == ["AWSLambdaBasicExecutionRole"] * 2 + ["AWSLambdaVPCAccessExecutionRole"] * 2
-    for role in run.of_type("aws:iam/role:Role"):
+    for role in run.of_type("aws:iam/role:Role"):  # the rollback function's role included
         trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
         assert trust == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                           "Action": "sts:AssumeRole"}], role.name
@@ -418,7 +433,7 @@ RESERVED = "reservedConcurrentExecutions"
 
 def test_reserved_concurrency_reaches_only_the_scorer_function(program_run):
     run = program_run("production", scorerReservedConcurrency="150")
-    functions = {f.name: f.inputs for f in run.of_type(FUNCTION_TYPE)}
+    functions = {f.name: f.inputs for f in run.of_type(FUNCTION_TYPE) if f.name != "passport-v2-scorer-rollback"}
     assert int(functions.pop("passport-v2-scorer")[RESERVED]) == 150
     assert sorted(functions) == sorted(LEGACY_FUNCTIONS), "all ten legacy functions are registered"
     assert [name for name, inputs in functions.items() if RESERVED in inputs] == [], "legacy functions never get it"
@@ -427,7 +442,7 @@ def test_reserved_concurrency_reaches_only_the_scorer_function(program_run):
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_reserved_concurrency_without_the_key(program_run, stack):
     functions = program_run(stack).of_type(FUNCTION_TYPE)
-    assert len(functions) == 11
+    assert len(functions) == (12 if stack == "production" else 11), "production: with the rollback function"
     assert [f.name for f in functions if RESERVED in f.inputs] == [], f"{stack}: an absent key sets no reservation"
 
 
