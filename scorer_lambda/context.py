@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from .db.connection import Database
+from .metrics import ScoringMeasures
 from .settings import Settings
 from .verify import SignatureVerifier
 
@@ -28,6 +29,9 @@ class AppContext:
     # Built from the settings when not given, so that every way of building an application (Lambda cold start,
     # local server, tests, bench) limits exactly when RATELIMIT_ENABLE says so; None while rate limiting is off.
     rate_limiter: RateLimiter | None = None
+    # The current request's scoring run, for its metrics (P10): set by the scoring step, cleared by the App at the
+    # start of every request.
+    scoring: ScoringMeasures | None = None
 
     def __post_init__(self) -> None:
         if self.rate_limiter is None and self.settings.ratelimit_enable:

@@ -11,7 +11,14 @@ from typing import Any
 SERVICE = "passport-v2-scorer"
 _FIXED = ("level", "location", "message", "timestamp", "service", "function_request_id", "cold_start",
           "xray_trace_id")
+EMF_KEY = "_aws"  # the Embedded Metric Format block of the request line (metrics.py)
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+class RawJson(str):
+    """A value that is already JSON text; the formatter writes it as it is (for the ``_aws`` block only)."""
+
+    __slots__ = ()
 
 
 class RequestContext:
@@ -36,10 +43,13 @@ class JsonFormatter(logging.Formatter):
             "xray_trace_id": RequestContext.xray_trace_id,
         }
         for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRS and key not in _FIXED and not key.startswith("_"):
+            if key not in _STANDARD_ATTRS and key not in _FIXED and (not key.startswith("_") or key == EMF_KEY):
                 line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
+        if isinstance(line.get(EMF_KEY), RawJson):  # spliced in first: the fixed keys always follow it
+            aws = line.pop(EMF_KEY)
+            return '{"' + EMF_KEY + '":' + aws + "," + json.dumps(line, default=str)[1:]
         return json.dumps(line, default=str)
 
 

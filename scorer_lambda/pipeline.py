@@ -32,6 +32,7 @@ from .domain.events import ldp_event_data, scu_event_data
 from .domain.score_object import score_object
 from .domain.scoring import ScoreResult, compute_score, effective_weights
 from .errors import DatabaseFailure
+from .metrics import ScoringMeasures
 from .models import CacheRow, Candidate, Community, Link
 from .settings import Settings
 from .verify import SignatureVerifier
@@ -68,16 +69,20 @@ class _RowsChanged:
 
 
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
-                community: Community, address: str, rows: Sequence[CacheRow], now: datetime) -> dict[str, Any]:
+                community: Community, address: str, rows: Sequence[CacheRow], now: datetime,
+                measures: ScoringMeasures | None = None) -> dict[str, Any]:
     """Score ``address`` in ``community`` from its cache rows and return the ScoreObject (§5.8).
 
     Scoring failures do not raise: they are stored and returned as an ERROR score (§5.6).
 
     The caller has authenticated, resolved the community, checked its scorer and validated the address.
-    Raises ``DatabaseFailure`` for database failures that are not scoring failures.
+    Raises ``DatabaseFailure`` for database failures that are not scoring failures. ``measures`` receives what
+    the run saw (stamps checked and valid, dedup clashes, link retries, passing) for the request's metrics (P10).
     """
+    measures = ScoringMeasures() if measures is None else measures
     for _ in range(MAX_SNAPSHOT_ATTEMPTS):
-        outcome = _run_once(conn, settings, verifier, community=community, address=address, rows=rows, now=now)
+        outcome = _run_once(conn, settings, verifier, community=community, address=address, rows=rows, now=now,
+                            measures=measures)
         if not isinstance(outcome, _RowsChanged):
             return outcome
         logger.info("cache rows changed during the run; scoring the current rows", extra={"community_id": community.id})
@@ -89,11 +94,13 @@ def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: Sig
 
 
 def _run_once(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *, community: Community,
-              address: str, rows: Sequence[CacheRow], now: datetime) -> dict[str, Any] | _RowsChanged:
+              address: str, rows: Sequence[CacheRow], now: datetime,
+              measures: ScoringMeasures) -> dict[str, Any] | _RowsChanged:
+    measures.passing = False  # until a score is stored (an ERROR score does not pass)
     try:
-        valid = _valid_stamps(settings, verifier, address, rows, now)
+        valid = _valid_stamps(settings, verifier, address, rows, now, measures)
         result = _persist(conn, settings, community=community, address=address, scored_rows=rows, stamps=valid,
-                          now=now)
+                          now=now, measures=measures)
     except DatabaseFailure:
         raise
     except psycopg.Error as exc:  # a statement outside the classified steps: only data failures become scores
@@ -104,6 +111,7 @@ def _run_once(conn: psycopg.Connection[Any], settings: Settings, verifier: Signa
         return _fail(conn, community=community, address=address, scored_rows=rows, exc=exc)
     if isinstance(result, _RowsChanged):
         return result
+    measures.passing = result.passes
     return score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
                         expiration=result.expiration, error=None, stamps=result.stamps)
 
@@ -115,15 +123,20 @@ def _fail(conn: psycopg.Connection[Any], *, community: Community, address: str, 
 
 
 def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str, rows: Sequence[CacheRow],
-                  now: datetime) -> list[Candidate]:
+                  now: datetime, measures: ScoringMeasures) -> list[Candidate]:
     """A2/A3: one candidate per provider, trusted issuer and expiry first, then signatures concurrently."""
-    candidates = stamps_to_verify(select_candidates(rows), address, settings.trusted_iam_issuers, now)
+    selected = select_candidates(rows)
+    measures.stamps_checked, measures.stamps_valid = len(selected), 0
+    candidates = stamps_to_verify(selected, address, settings.trusted_iam_issuers, now)
     verdicts = verifier.verify_all([candidate.document or candidate.credential for candidate in candidates])
-    return [candidate for candidate, valid in zip(candidates, verdicts, strict=True) if valid]
+    valid = [candidate for candidate, valid in zip(candidates, verdicts, strict=True) if valid]
+    measures.stamps_valid = len(valid)
+    return valid
 
 
 def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-             scored_rows: Sequence[CacheRow], stamps: list[Candidate], now: datetime) -> ScoreResult | _RowsChanged:
+             scored_rows: Sequence[CacheRow], stamps: list[Candidate], now: datetime,
+             measures: ScoringMeasures) -> ScoreResult | _RowsChanged:
     """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit)."""
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
@@ -149,7 +162,8 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
         weights = effective_weights(community.scorer.weights, overlay.result() if overlay else ())
         result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
                                    weights=weights, hashes=hashes, links_now=existing.result() if existing else [],
-                                   passport_id=passport.result(), score_id=score.result(), now=now)
+                                   passport_id=passport.result(), score_id=score.result(), now=now,
+                                   measures=measures)
         try:
             tx.commit(conn).result()
         except psycopg.Error as exc:
@@ -161,7 +175,8 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
 
 def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
                      stamps: list[Candidate], weights: Mapping[str, Any] | None, hashes: list[str],
-                     links_now: list[Link], passport_id: int, score_id: int, now: datetime) -> ScoreResult:
+                     links_now: list[Link], passport_id: int, score_id: int, now: datetime,
+                     measures: ScoringMeasures) -> ScoreResult:
     """B3–B7, retried from the dedup savepoint when a link write lost a race (§6.4).
 
     A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). The marker
@@ -177,6 +192,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
                 _write_attempt(conn, settings, check, community=community, address=address, plan=plan,
                                result=result, passport_id=passport_id, score_id=score_id, now=now)
             check.raise_if_lost()
+            measures.dedup_clashes = len(plan.ldp_events)
             return result
         except (LinkConflict, *_LOST_RACE) as exc:
             logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
@@ -188,6 +204,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
             if check.reached_b7() or not is_data_failure(exc):
                 raise DatabaseFailure(exc) from exc  # B7, or an operational fault: never stored as a score (P1.4)
             raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
+        measures.link_retries += 1
         try:
             with conn.pipeline():
                 tx.rollback_to(conn, _DEDUP_SAVEPOINT)

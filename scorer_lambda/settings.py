@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
@@ -27,11 +28,15 @@ PASSPORT_API_RATE_LIMITING_FORM = "PASSPORT_API_RATE_LIMITING_FORM"
 DEMO_API_KEY = "DEMO_API_KEY"
 DEMO_API_KEY_ALIASES = "DEMO_API_KEY_ALIASES"
 DEMO_API_SCORER_ID = "DEMO_API_SCORER_ID"
+SCORER_METRICS_NAMESPACE = "SCORER_METRICS_NAMESPACE"
 
 DEFAULT_TRUSTED_IAM_ISSUERS = ("did:key:GlMY_1zkc0i11O-wMBWbSiUfIkZiXzFLlAQ89pdfyBA", "did:ethr:0xabczyx")
 DEFAULT_RATE_LIMITING_FORM = (
     "https://docs.google.com/forms/d/e/1FAIpQLSeUATg0nTE9ws3qESGBktFcOX0brF19iv2L0BLoiub9pbSMeg/viewform"
 )
+DEFAULT_METRICS_NAMESPACE = "PassportScorer"
+# CloudWatch namespaces: 1–255 of these characters, and not AWS/ (reserved for AWS services).
+_NAMESPACE = re.compile(r"[A-Za-z0-9._/#: -]{1,255}")
 _TRUE_VALUES = frozenset({"true", "on", "ok", "y", "yes", "1"})
 
 
@@ -60,6 +65,7 @@ class Settings:
     demo_api_key: str | None
     demo_api_key_aliases: frozenset[str]
     demo_api_scorer_id: str | None
+    metrics_namespace: str = DEFAULT_METRICS_NAMESPACE
 
 
 def parse_bool(value: str | None) -> bool:
@@ -162,6 +168,16 @@ def _redis_url_problem(raw: str) -> str | None:
     return None
 
 
+def _parse_namespace(environ: Mapping[str, str]) -> str:
+    """``SCORER_METRICS_NAMESPACE`` (P10): unset or empty → ``PassportScorer``; a name CloudWatch would reject stops
+    the cold start (P7) rather than losing every metric silently."""
+    raw = environ.get(SCORER_METRICS_NAMESPACE) or DEFAULT_METRICS_NAMESPACE
+    if not _NAMESPACE.fullmatch(raw) or raw.startswith("AWS/"):
+        raise SettingsError(f"{SCORER_METRICS_NAMESPACE} is not a usable CloudWatch namespace (1 to 255 letters, "
+                            "digits or . _ / # : - and spaces, not starting with AWS/)")
+    return raw
+
+
 def parse_settings(environ: Mapping[str, str]) -> Settings:
     """Build the settings from an environment mapping, with the defaults of the existing service."""
     demo_scorer = environ.get(DEMO_API_SCORER_ID)
@@ -185,4 +201,5 @@ def parse_settings(environ: Mapping[str, str]) -> Settings:
         demo_api_key=environ.get(DEMO_API_KEY) or None,
         demo_api_key_aliases=_parse_str_list(environ, DEMO_API_KEY_ALIASES, ()),
         demo_api_scorer_id=demo_scorer if demo_scorer not in (None, "") else None,
+        metrics_namespace=_parse_namespace(environ),
     )

@@ -13,6 +13,7 @@ from ..context import AppContext
 from ..db.queries import api_keys, communities, stamp_cache
 from ..domain.stamp_items import InvalidPayload
 from ..errors import GENERIC_ERROR, ApiError
+from ..metrics import ScoringMeasures
 from ..models import CachedStamp, CacheRow, Community
 from ..pipeline import run_scoring
 from ..request import InvalidBody
@@ -46,8 +47,9 @@ def load_rows(ctx: AppContext, address: str) -> list[CacheRow]:
 
 def score(ctx: AppContext, community: Community, address: str, rows: Sequence[CacheRow],
           now: datetime) -> dict[str, Any]:
+    ctx.scoring = ScoringMeasures()  # read by the request line (P10)
     return run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
-                       rows=rows, now=now)
+                       rows=rows, now=now, measures=ctx.scoring)
 
 
 def stamps_json(stamps: Sequence[CachedStamp]) -> list[dict[str, Any]]:

@@ -19,9 +19,11 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.abc import PQGen
 from psycopg.pq import TransactionStatus
 
 from ..errors import DatabaseFailure
+from ..metrics import DbMeter
 from .failures import is_session_unsafe
 
 T = TypeVar("T")
@@ -44,6 +46,34 @@ _CONNECT_OPTIONS: dict[str, Any] = {
 }
 
 
+# psycopg's generators that end in a wait for the server: a pipeline sync or exit (a Sync, answered by one
+# ReadyForQuery) or a pipeline flush that waits for queued results; and ``_execute_gen`` outside a pipeline (a
+# statement with its Sync). A statement queued in a pipeline only sends. The scorer uses nothing else of psycopg
+# that talks to the server (no ``transaction()``, ``commit()``, ``stream()`` or COPY); the round-trip test checks
+# the count against the wire.
+_ROUND_TRIP_GENERATORS = frozenset({"_sync_gen", "_exit_gen", "_fetch_gen"})
+
+
+class MeteredConnection(psycopg.Connection[Any]):
+    """A psycopg connection that adds its time in the driver and its round trips to the request's ``DbMeter``.
+
+    Every network exchange of psycopg goes through ``wait``: two clock reads and a name lookup per call, no I/O.
+    """
+
+    meter: DbMeter
+
+    def wait(self, gen: PQGen[T], interval: float = 0.1, timeout: float | None = None) -> T:
+        meter = self.meter
+        name = gen.gi_code.co_name  # type: ignore[attr-defined]  # a generator object
+        if name in _ROUND_TRIP_GENERATORS or (name == "_execute_gen" and self._pipeline is None):
+            meter.round_trips += 1
+        started = time.perf_counter()
+        try:
+            return super().wait(gen, interval, timeout)
+        finally:
+            meter.seconds += time.perf_counter() - started
+
+
 class DeadlinePassed(psycopg.OperationalError):
     """The request's database time is used up; the connection was cut and is not used again in this request."""
 
@@ -56,6 +86,8 @@ class Database:
         self._conn: psycopg.Connection[Any] | None = None
         self._discard = False
         self._watchdog = _Watchdog(request_io_seconds)
+        # The current request's database cost (P10), reset by the application at the start of every request.
+        self.meter = DbMeter()
 
     def begin_request(self) -> None:
         """Start the request's database deadline (armed until ``release``)."""
@@ -69,7 +101,14 @@ class Database:
                 logger.warning("database connection lost; reconnecting")
                 self._conn.close()
             self._conn = None
-            self._conn = psycopg.connect(self._url, **_CONNECT_OPTIONS)
+            started = time.perf_counter()
+            try:
+                conn = MeteredConnection.connect(self._url, **_CONNECT_OPTIONS)
+            finally:  # a connection attempt waits on the server too: its time counts, and its startup exchange
+                self.meter.seconds += time.perf_counter() - started
+                self.meter.round_trips += 1
+            conn.meter = self.meter
+            self._conn = conn
         return self._conn
 
     def first_read(self, read: Callable[[psycopg.Connection[Any]], T]) -> T:
