@@ -103,15 +103,23 @@ def parse_live_rule(raw: Mapping[str, Any], tg_names: Mapping[str, str]) -> Live
                     action_order=forward.get("Order") if forward else None)
 
 
+def _missing(planned: PlannedRule) -> RuleState:
+    return RuleState(planned, None, (Problem("missing", f"no rule at priority {planned.priority}"),))
+
+
+def _condition_problems(planned: PlannedRule, live: LiveRule) -> list[Problem]:
+    expected = planned_conditions(planned)
+    if live.conditions == expected:
+        return []
+    return [Problem("conditions", f"conditions {_conditions_text(live.conditions)} instead of "
+                                  f"{_conditions_text(expected)}")]
+
+
 def compare_rule(planned: PlannedRule, live: LiveRule | None) -> RuleState:
     """Every difference between a planned weighted rule and the live rule at its priority."""
     if live is None:
-        return RuleState(planned, None, (Problem("missing", f"no rule at priority {planned.priority}"),))
-    problems: list[Problem] = []
-    expected_conditions = planned_conditions(planned)
-    if live.conditions != expected_conditions:
-        problems.append(Problem("conditions", f"conditions {_conditions_text(live.conditions)} instead of "
-                                              f"{_conditions_text(expected_conditions)}"))
+        return _missing(planned)
+    problems = _condition_problems(planned, live)
     expected_names = [t.target_group for t in planned.targets]
     live_names = [t.target_group for t in live.targets]
     if live.action_types != ("forward",) or sorted(live_names) != sorted(expected_names) or live.stickiness is None:
@@ -144,12 +152,8 @@ def compare_listener(plan: Sequence[PlannedRule], alb: str, live_rules: Sequence
 def compare_override(planned: PlannedRule, live: LiveRule | None) -> RuleState:
     """Every difference between a planned override header rule and the live rule at its priority (P11.1)."""
     if live is None:
-        return RuleState(planned, None, (Problem("missing", f"no rule at priority {planned.priority}"),))
-    problems: list[Problem] = []
-    expected_conditions = planned_conditions(planned)
-    if live.conditions != expected_conditions:
-        problems.append(Problem("conditions", f"conditions {_conditions_text(live.conditions)} instead of "
-                                              f"{_conditions_text(expected_conditions)}"))
+        return _missing(planned)
+    problems = _condition_problems(planned, live)
     expected = [t.target_group for t in planned.targets]
     live_names = [t.target_group for t in live.targets]
     if live.action_types != ("forward",) or live_names != expected:
