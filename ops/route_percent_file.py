@@ -11,7 +11,6 @@ otherwise nothing is written. One write for both keys, so a rollback never leave
 from __future__ import annotations
 
 import json
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +30,7 @@ from components.settings import (
     parse_settings,
 )
 from ops.errors import ConfigError
-from ops.stack_file import FULL_KEY, _lines, _scalar_token, _write_atomically, replace_percent_text
+from ops.stack_file import FULL_KEY, _lines, _scalar_token, _write_atomically, parse_versions, replace_percent_text
 
 BY_ROUTE_FULL_KEY = f"{PROJECT}:{PERCENT_BY_ROUTE_KEY}"
 
@@ -141,14 +140,7 @@ def replace_route_percents_text(text: str, updates: Mapping[str, int], *, name: 
 def _check_only_rollout_changed(path: Path, old_text: str, new_text: str, stack: str, percent: int | None,
                                 routes: Mapping[str, object]) -> None:
     """Parse both versions as the program would; only the two keys may differ, and the result must be valid."""
-    with tempfile.TemporaryDirectory() as tmp:
-        old_file, new_file = Path(tmp) / "old.yaml", Path(tmp) / "new.yaml"
-        old_file.write_text(old_text, encoding="utf-8")
-        new_file.write_text(new_text, encoding="utf-8")
-        try:
-            old, new = load_stack_file(old_file), load_stack_file(new_file)
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path.name}: {exc}") from None
+    old, new = parse_versions(path, old_text, new_text)
     touched = {SCORER_PERCENT_KEY, PERCENT_BY_ROUTE_KEY}
     old_rest = {k: v for k, v in old.config.items() if k not in touched}
     new_rest = {k: v for k, v in new.config.items() if k not in touched}

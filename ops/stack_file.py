@@ -30,6 +30,7 @@ from components.settings import (
     parse_scorer_percent,
     parse_settings,
 )
+from components.stack_files import StackFile
 from ops.errors import ConfigError
 
 FULL_KEY = f"{PROJECT}:{SCORER_PERCENT_KEY}"
@@ -152,16 +153,21 @@ def _add_config_section(text: str, lines: list[str], doc: CommentedMap | None, p
     return f"{prefix}config:{newline}{entry}"
 
 
-def _check_only_percent_changed(path: Path, old_text: str, new_text: str, stack: str, percent: int) -> None:
-    """Parse both versions as the program would; everything but scorerPercent must be equal and valid."""
+def parse_versions(path: Path, old_text: str, new_text: str) -> tuple[StackFile, StackFile]:
+    """Parse the text before and after an edit of ``path`` exactly as the program would read the file."""
     with tempfile.TemporaryDirectory() as tmp:
         old_file, new_file = Path(tmp) / "old.yaml", Path(tmp) / "new.yaml"
         old_file.write_text(old_text, encoding="utf-8")
         new_file.write_text(new_text, encoding="utf-8")
         try:
-            old, new = load_stack_file(old_file), load_stack_file(new_file)
+            return load_stack_file(old_file), load_stack_file(new_file)
         except (ValueError, yaml.YAMLError) as exc:
             raise ConfigError(f"{path.name}: {exc}") from None
+
+
+def _check_only_percent_changed(path: Path, old_text: str, new_text: str, stack: str, percent: int) -> None:
+    """Parse both versions as the program would; everything but scorerPercent must be equal and valid."""
+    old, new = parse_versions(path, old_text, new_text)
     old_rest = {k: v for k, v in old.config.items() if k != SCORER_PERCENT_KEY}
     new_rest = {k: v for k, v in new.config.items() if k != SCORER_PERCENT_KEY}
     if (old_rest, old.other, old.secure_keys) != (new_rest, new.other, new.secure_keys) or \

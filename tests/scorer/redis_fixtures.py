@@ -11,7 +11,6 @@ or restart Redis get a server of their own (``own_redis``), so the shared one is
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -19,15 +18,12 @@ import redis
 
 from scorer_lambda.local.redis_server import MISSING, REQUIRE_ENV, RedisServer, find_redis_server, running_redis
 
+from .required_binary import require_binary
+
 
 def require_redis_server() -> str:
     """The binary, or skip the test (fail it when ``SCORER_REQUIRE_REDIS=1``) with the install hint."""
-    binary = find_redis_server()
-    if binary is None:
-        if os.environ.get(REQUIRE_ENV) == "1":
-            pytest.fail(f"{MISSING} ({REQUIRE_ENV}=1 requires it)", pytrace=False)
-        pytest.skip(MISSING)
-    return binary
+    return require_binary(find_redis_server(), missing=MISSING, require_env=REQUIRE_ENV)
 
 
 @pytest.fixture(scope="session")
