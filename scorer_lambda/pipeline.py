@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 
 from .db import tx
 from .db.failures import is_data_failure
-from .db.pending import Pending
+from .db.pending import Batch, Pending
 from .db.queries import cache_snapshot, communities, events, human_points, links, registry_stamps, scores, stamp_cache
 from .db.queries.cache_snapshot import snapshot
 from .domain import human_points as points_domain
@@ -141,20 +141,20 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
         try:
-            with conn.pipeline():
-                tx.begin(conn)
-                tx.bound_lock_waits(conn)
-                scores.insert_passport(conn, address=address, community_id=community.id)
-                passport = scores.lock_passport(conn, address=address, community_id=community.id)
-                current = cache_snapshot.load_snapshot(conn, address=address)  # under the passport lock (P5)
-                scores.insert_score(conn, address=address, community_id=community.id)
-                score = scores.get_score_id(conn, address=address, community_id=community.id)
+            with Batch(conn) as batch:
+                tx.begin(batch)
+                tx.bound_lock_waits(batch)
+                scores.insert_passport(batch, address=address, community_id=community.id)
+                passport = scores.lock_passport(batch, address=address, community_id=community.id)
+                current = cache_snapshot.load_snapshot(batch, address=address)  # under the passport lock (P5)
+                scores.insert_score(batch, address=address, community_id=community.id)
+                score = scores.get_score_id(batch, address=address, community_id=community.id)
                 if hashes:
-                    links.lock_nullifiers(conn, community_id=community.id, hashes=hashes)
-                tx.savepoint(conn, _DEDUP_SAVEPOINT)
-                existing = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
-                overlay = communities.load_overlay(conn, community_id=community.id) if community.has_customization \
-                    else None
+                    links.lock_nullifiers(batch, community_id=community.id, hashes=hashes)
+                tx.savepoint(batch, _DEDUP_SAVEPOINT)
+                existing = links.load_links(batch, community_id=community.id, hashes=hashes) if hashes else None
+                overlay = communities.load_overlay(batch, community_id=community.id) \
+                    if community.has_customization else None
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
         if current.result() != snapshot(scored_rows):
@@ -165,7 +165,7 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                                    passport_id=passport.result(), score_id=score.result(), now=now,
                                    measures=measures)
         try:
-            tx.commit(conn).result()
+            tx.commit(Batch(conn)).result()
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
         return result

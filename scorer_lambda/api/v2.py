@@ -12,6 +12,7 @@ import psycopg
 from ..auth.api_keys import check_key, key_prefix, read_api_key
 from ..context import AppContext
 from ..db import tx
+from ..db.pending import Batch
 from ..db.queries import analytics, api_keys, stamp_cache
 from ..db.queries.api_keys import ApiKeyRow
 from ..domain.addresses import lenient_address
@@ -72,10 +73,10 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
 
     def read(conn: psycopg.Connection[Any]) -> tuple[tuple[ApiKeyRow, Community | None] | None, list[CacheRow]]:
         # One round trip: the key with the community it may read, and the address's cache rows.
-        with conn.pipeline():
-            found = api_keys.get_api_key_with_community(conn, prefix=key_prefix(key), now=now,
+        with Batch(conn) as batch:
+            found = api_keys.get_api_key_with_community(batch, prefix=key_prefix(key), now=now,
                                                         external_id=ref.external_id, community_id=ref.community_id)
-            rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
+            rows = stamp_cache.load_cache_rows(batch, address=address) if address else None
         return found.result(), rows.result() if rows else []
 
     found, rows = ctx.db.first_read(read)
@@ -140,14 +141,14 @@ def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, 
     try:
         # Best-effort telemetry: its commit does not wait for the WAL flush (a crash may lose the last rows,
         # never corrupt them), so the request does not pay a second disk sync.
-        with conn.pipeline():
-            tx.begin(conn)
-            tx.relax_durability(conn)
-            analytics.insert_analytics(conn, api_key_id=key_row.id, path=request.path,
+        with Batch(conn) as batch:
+            tx.begin(batch)
+            tx.relax_durability(batch)
+            analytics.insert_analytics(batch, api_key_id=key_row.id, path=request.path,
                                        query_params=request.query, headers=request.masked_headers(),
                                        payload=payload, response_text=response.body_text, error=error,
                                        status_code=response.status, created_at=now)
-            tx.commit(conn)
+            tx.commit(batch)
     except psycopg.Error as exc:
         # Dropped like any failed telemetry write (§4.4, P4), e.g. a path longer than the column.
         ctx.db.note_failure(exc)

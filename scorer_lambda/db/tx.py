@@ -12,16 +12,16 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from .pending import Pending, nothing, run, scalar
+from .pending import Executor, Pending, nothing, run, scalar
 
 logger = logging.getLogger(__name__)
 
 
-def begin(conn: psycopg.Connection[Any]) -> Pending[None]:
+def begin(conn: Executor) -> Pending[None]:
     return run(conn, "BEGIN", None, nothing)
 
 
-def commit(conn: psycopg.Connection[Any]) -> Pending[None]:
+def commit(conn: Executor) -> Pending[None]:
     return run(conn, "COMMIT", None, nothing)
 
 
@@ -29,21 +29,21 @@ def commit(conn: psycopg.Connection[Any]) -> Pending[None]:
 LOCK_TIMEOUT = "3s"
 
 
-def bound_lock_waits(conn: psycopg.Connection[Any]) -> Pending[None]:
+def bound_lock_waits(conn: Executor) -> Pending[None]:
     """Bound every lock wait of this transaction (transaction-scoped, so no session state for the proxy)."""
     return run(conn, "SELECT set_config('lock_timeout', %s, true)", (LOCK_TIMEOUT,), nothing)
 
 
-def relax_durability(conn: psycopg.Connection[Any]) -> Pending[None]:
+def relax_durability(conn: Executor) -> Pending[None]:
     """Let this transaction's COMMIT return before its WAL record reaches disk (for best-effort rows only)."""
     return run(conn, "SET LOCAL synchronous_commit TO off", None, nothing)
 
 
-def savepoint(conn: psycopg.Connection[Any], name: str) -> Pending[None]:
+def savepoint(conn: Executor, name: str) -> Pending[None]:
     return run(conn, f"SAVEPOINT {_identifier(name)}", None, nothing)
 
 
-def rollback_to(conn: psycopg.Connection[Any], name: str) -> Pending[None]:
+def rollback_to(conn: Executor, name: str) -> Pending[None]:
     return run(conn, f"ROLLBACK TO SAVEPOINT {_identifier(name)}", None, nothing)
 
 
@@ -64,6 +64,6 @@ def _identifier(name: str) -> str:
     return name
 
 
-def marker(conn: psycopg.Connection[Any]) -> Pending[Any]:
+def marker(conn: Executor) -> Pending[Any]:
     """A no-op statement: once a pipeline has failed, its result shows whether everything queued before it ran."""
     return run(conn, "SELECT 1", None, scalar)

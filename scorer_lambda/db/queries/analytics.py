@@ -5,13 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from ..pending import Pending, nothing, run
+from ..pending import Executor, Pending, nothing, run
 
 
-def insert_analytics(conn: psycopg.Connection[Any], *, api_key_id: str, path: str, query_params: dict[str, Any],
+def insert_analytics(conn: Executor, *, api_key_id: str, path: str, query_params: dict[str, Any],
                      headers: dict[str, Any], payload: Any, response_text: str, error: str | None,
                      status_code: int, created_at: datetime) -> Pending[None]:
     return run(conn, """

@@ -9,8 +9,8 @@ from typing import Any
 import psycopg
 
 from ...models import Community
-from ..pending import Pending, nothing, run
-from .communities import COMMUNITY_COLUMNS, COMMUNITY_JOINS, COMMUNITY_WIDTH, community_from_row
+from ..pending import Executor, Pending, nothing, run
+from .communities import COMMUNITY_WIDTH, community_columns, community_from_row
 
 
 @dataclass(frozen=True)
@@ -28,11 +28,11 @@ _LIVE_KEY = "k.prefix = %(prefix)s AND NOT k.revoked AND (k.expiry_date IS NULL 
 
 # A matching external_scorer_id wins over a matching id; both only within the key's account.
 _KEY_WITH_COMMUNITY = f"""
-SELECT {_KEY_COLUMNS}, sc.*
+SELECT {_KEY_COLUMNS}, {community_columns("sc")}
   FROM account_accountapikey k
   LEFT JOIN LATERAL (
-       SELECT {COMMUNITY_COLUMNS}
-         FROM account_community c {COMMUNITY_JOINS}
+       SELECT c.id, c.scorer_id, c.human_points_program
+         FROM account_community c
         WHERE c.account_id = k.account_id
           AND (c.external_scorer_id = %(external_id)s OR c.id = %(community_id)s)
         ORDER BY CASE WHEN c.external_scorer_id = %(external_id)s THEN 0 ELSE 1 END
@@ -46,7 +46,7 @@ def _key_from_row(row: tuple[Any, ...]) -> ApiKeyRow:
     return ApiKeyRow(*row[:6])
 
 
-def get_api_key(conn: psycopg.Connection[Any], *, prefix: str, now: datetime) -> Pending[ApiKeyRow | None]:
+def get_api_key(conn: Executor, *, prefix: str, now: datetime) -> Pending[ApiKeyRow | None]:
     def parse(cursor: psycopg.Cursor[Any]) -> ApiKeyRow | None:
         row = cursor.fetchone()
         return None if row is None else _key_from_row(row)
@@ -55,7 +55,7 @@ def get_api_key(conn: psycopg.Connection[Any], *, prefix: str, now: datetime) ->
 
 
 def get_api_key_with_community(
-    conn: psycopg.Connection[Any], *, prefix: str, now: datetime, external_id: str | None, community_id: int | None
+    conn: Executor, *, prefix: str, now: datetime, external_id: str | None, community_id: int | None
 ) -> Pending[tuple[ApiKeyRow, Community | None] | None]:
     def parse(cursor: psycopg.Cursor[Any]) -> tuple[ApiKeyRow, Community | None] | None:
         row = cursor.fetchone()
@@ -67,6 +67,6 @@ def get_api_key_with_community(
     return run(conn, _KEY_WITH_COMMUNITY, params, parse)
 
 
-def update_key_sha256(conn: psycopg.Connection[Any], *, key_id: str, hashed_key_sha256: str) -> Pending[None]:
+def update_key_sha256(conn: Executor, *, key_id: str, hashed_key_sha256: str) -> Pending[None]:
     return run(conn, "UPDATE account_accountapikey SET hashed_key_sha256 = %(h)s WHERE id = %(id)s",
                {"h": hashed_key_sha256, "id": key_id}, nothing)

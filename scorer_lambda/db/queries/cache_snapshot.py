@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 
 from ...models import CacheRow
-from ..pending import Pending, run
+from ..pending import Executor, Pending, run
 
 Snapshot = tuple[tuple[int, datetime], ...]
 
@@ -24,11 +24,11 @@ SNAPSHOT_MATCHES = """
 """
 
 
+# As the candidate rows are read (stamp_cache): revoked rows are dropped here, and the pairs sorted as snapshot() does.
 _CURRENT = """
-SELECT c.id, c.updated_at FROM ceramic_cache_ceramiccache c
+SELECT c.id, c.updated_at, (SELECT true FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
+  FROM ceramic_cache_ceramiccache c
  WHERE c.address = %(address)s AND c.deleted_at IS NULL
-   AND NOT EXISTS (SELECT 1 FROM ceramic_cache_revocation r WHERE r.ceramic_cache_id = c.id)
- ORDER BY c.id
 """
 
 
@@ -36,9 +36,13 @@ def snapshot(rows: Sequence[CacheRow]) -> Snapshot:
     return tuple(sorted((row.id, row.updated_at) for row in rows))
 
 
-def load_snapshot(conn: psycopg.Connection[Any], *, address: str) -> Pending[Snapshot]:
+def load_snapshot(conn: Executor, *, address: str) -> Pending[Snapshot]:
     """The identity of the live rows only (no stamp bodies): cheap enough to read on every run."""
-    return run(conn, _CURRENT, {"address": address}, lambda cursor: tuple(cursor.fetchall()))
+    return run(conn, _CURRENT, {"address": address}, _live_pairs)
+
+
+def _live_pairs(cursor: psycopg.Cursor[Any]) -> Snapshot:
+    return tuple(sorted((row_id, updated_at) for row_id, updated_at, revoked in cursor.fetchall() if not revoked))
 
 
 def snapshot_params(rows: Sequence[CacheRow]) -> dict[str, Any]:

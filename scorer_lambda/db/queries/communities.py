@@ -8,17 +8,31 @@ from typing import Any
 import psycopg
 
 from ...models import Community, ScorerConfig
-from ..pending import Pending, run
+from ..pending import Executor, Pending, run
 
-# Columns of a community row joined to its scorer through account_community.scorer_id (never the community id).
-# Whether a customization exists is all a community read needs: the overlay itself (a larger query, costly to plan
-# on every request without prepared statements) is read inside the scoring run, only for customized communities.
-COMMUNITY_COLUMNS = """
-       c.id, c.scorer_id, c.human_points_program, s.type,
-       COALESCE(b.weights, w.weights), COALESCE(b.threshold, w.threshold),
-       (b.scorer_ptr_id IS NOT NULL OR w.scorer_ptr_id IS NOT NULL),
-       EXISTS (SELECT 1 FROM account_customization cu WHERE cu.scorer_id = c.id)
+
+# The columns of a community row and its scorer configuration, read through account_community.scorer_id (never the
+# community id). Scalar sub-selects rather than joins: without prepared statements every request plans its queries,
+# and the planner settles these independent sub-selects in well under half the time it spends ordering the same
+# tables as joins. Both typed scorer rows are read; the one matching the scorer's type is used (below).
+# Whether a customization exists is all a community read needs: the overlay itself is read inside the scoring run,
+# only for customized communities.
+def community_columns(community: str) -> str:
+    """The COMMUNITY_WIDTH columns of ``community_from_row`` for the community row aliased ``community``."""
+    return f"""
+       {community}.id, {community}.scorer_id, {community}.human_points_program,
+       (SELECT s.type FROM scorer_weighted_scorer s WHERE s.id = {community}.scorer_id),
+       (SELECT b.weights FROM scorer_weighted_binaryweightedscorer b WHERE b.scorer_ptr_id = {community}.scorer_id),
+       (SELECT b.threshold FROM scorer_weighted_binaryweightedscorer b WHERE b.scorer_ptr_id = {community}.scorer_id),
+       (SELECT w.weights FROM scorer_weighted_weightedscorer w WHERE w.scorer_ptr_id = {community}.scorer_id),
+       (SELECT w.threshold FROM scorer_weighted_weightedscorer w WHERE w.scorer_ptr_id = {community}.scorer_id),
+       EXISTS (SELECT 1 FROM account_customization cu WHERE cu.scorer_id = {community}.id)
 """
+
+
+COMMUNITY_WIDTH = 9
+_TYPED_ROW = {"WEIGHTED_BINARY": 0, "WEIGHTED": 1}  # which typed scorer table holds the scorer's configuration
+
 # The overlay lists allow lists first, then custom credentials, each by ascending id; numeric(7,4)::text equals
 # Python's str(Decimal) for these values ("1.5000").
 _OVERLAY = """
@@ -36,21 +50,19 @@ SELECT o.key, o.weight FROM (
      WHERE cu.scorer_id = %(community_id)s) o
  ORDER BY o.kind, o.id
 """
-COMMUNITY_JOINS = """
-  LEFT JOIN scorer_weighted_scorer s ON s.id = c.scorer_id
-  LEFT JOIN scorer_weighted_binaryweightedscorer b ON s.type = 'WEIGHTED_BINARY' AND b.scorer_ptr_id = s.id
-  LEFT JOIN scorer_weighted_weightedscorer w ON s.type = 'WEIGHTED' AND w.scorer_ptr_id = s.id
-"""
-COMMUNITY_WIDTH = 8
-
-_BY_ID = f"SELECT {COMMUNITY_COLUMNS} FROM account_community c {COMMUNITY_JOINS} WHERE c.id = %(community_id)s"
+_BY_ID = f"SELECT {community_columns('c')} FROM account_community c WHERE c.id = %(community_id)s"
 
 
 def community_from_row(row: tuple[Any, ...]) -> Community | None:
-    """Map the COMMUNITY_COLUMNS slice of a row; None when the community id column is NULL."""
-    community_id, scorer_id, in_program, scorer_type, weights, threshold, has_typed_row, customized = row
+    """Map the ``community_columns`` slice of a row; None when the community id column is NULL."""
+    community_id, scorer_id, in_program, scorer_type, *typed_rows, customized = row
     if community_id is None:
         return None
+    # Only the typed row of the scorer's own type counts (a row of the other type is ignored, as by a join on type);
+    # threshold is NOT NULL, so it tells whether the row exists.
+    which = _TYPED_ROW.get(scorer_type)
+    weights, threshold = (None, None) if which is None else typed_rows[2 * which : 2 * which + 2]
+    has_typed_row = threshold is not None
     return Community(
         id=community_id,
         scorer_id=scorer_id,
@@ -62,7 +74,7 @@ def community_from_row(row: tuple[Any, ...]) -> Community | None:
     )
 
 
-def get_community(conn: psycopg.Connection[Any], *, community_id: int) -> Pending[Community | None]:
+def get_community(conn: Executor, *, community_id: int) -> Pending[Community | None]:
     def parse(cursor: psycopg.Cursor[Any]) -> Community | None:
         row = cursor.fetchone()
         return None if row is None else community_from_row(row)
@@ -70,7 +82,7 @@ def get_community(conn: psycopg.Connection[Any], *, community_id: int) -> Pendin
     return run(conn, _BY_ID, {"community_id": community_id}, parse)
 
 
-def load_overlay(conn: psycopg.Connection[Any], *, community_id: int) -> Pending[tuple[tuple[str, str], ...]]:
+def load_overlay(conn: Executor, *, community_id: int) -> Pending[tuple[tuple[str, str], ...]]:
     """The customization overlay as (key, weight string) in application order (§7.1)."""
     return run(conn, _OVERLAY, {"community_id": community_id},
                lambda cursor: tuple((str(key), str(weight)) for key, weight in cursor.fetchall()))

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from ..pending import Pending, nothing, run
+from ..pending import Executor, Pending, nothing, run
 
 
-def insert_events(conn: psycopg.Connection[Any], *, action: str, address: str, community_id: int,
+def insert_events(conn: Executor, *, action: str, address: str, community_id: int,
                   payloads: Sequence[dict[str, Any]], created_at: datetime) -> Pending[None]:
     """One row per payload, in order (sent as one jsonb array: a jsonb[] parameter costs a regex pass per item)."""
     return run(conn, """

@@ -4,23 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-import psycopg
-
-from ..pending import Pending, nothing, run, scalar
+from ..pending import Executor, Pending, nothing, run, scalar
 
 _INSERT = ("INSERT INTO registry_humanpoints (address, action, timestamp, tx_hash, chain_id, provider)")
 _ON_CONFLICT = " ON CONFLICT ON CONSTRAINT unique_human_points_constraint DO NOTHING"
 
 
-def insert_qualified_community(conn: psycopg.Connection[Any], *, address: str, community_id: int) -> Pending[None]:
+def insert_qualified_community(conn: Executor, *, address: str, community_id: int) -> Pending[None]:
     return run(conn, "INSERT INTO registry_humanpointscommunityqualifiedusers (address, community_id)"
                " VALUES (%(address)s::varchar, %(community_id)s) ON CONFLICT (address, community_id) DO NOTHING",
                {"address": address, "community_id": community_id}, nothing)
 
 
-def insert_stamp_actions(conn: psycopg.Connection[Any], *, address: str, now: datetime,
+def insert_stamp_actions(conn: Executor, *, address: str, now: datetime,
                          human_keys: Sequence[tuple[str, str]], actions: Sequence[str]) -> Pending[None]:
     """HKY rows (only for providers without one yet) and provider actions, in one statement."""
     rows = [("HKY", tx_hash, provider) for provider, tx_hash in human_keys] + [(a, "", "") for a in actions]
@@ -36,7 +33,7 @@ def insert_stamp_actions(conn: psycopg.Connection[Any], *, address: str, now: da
          "providers": [r[2] for r in rows]}, nothing)
 
 
-def insert_scoring_bonus(conn: psycopg.Connection[Any], *, address: str, now: datetime,
+def insert_scoring_bonus(conn: Executor, *, address: str, now: datetime,
                          min_communities: int) -> Pending[None]:
     return run(conn, _INSERT + """
         SELECT %(address)s::varchar, 'SCB', %(now)s::timestamptz, '', 0, ''
@@ -47,7 +44,7 @@ def insert_scoring_bonus(conn: psycopg.Connection[Any], *, address: str, now: da
         + _ON_CONFLICT, {"address": address, "now": now, "min": min_communities}, nothing)
 
 
-def insert_list_awards(conn: psycopg.Connection[Any], *, address: str, now: datetime,
+def insert_list_awards(conn: Executor, *, address: str, now: datetime,
                        awards: Sequence[tuple[str, str, int | None]]) -> Pending[None]:
     """Awards for address-list members: (list name, action, cap on all rows of that action or None)."""
     return run(conn, _INSERT + """
@@ -63,7 +60,7 @@ def insert_list_awards(conn: psycopg.Connection[Any], *, address: str, now: date
          "caps": [a[2] for a in awards]}, nothing)
 
 
-def load_points(conn: psycopg.Connection[Any], *, address: str) -> Pending[list[tuple[str, int, int, int]]]:
+def load_points(conn: Executor, *, address: str) -> Pending[list[tuple[str, int, int, int]]]:
     return run(conn, """
         SELECT hp.action, hp.chain_id, SUM(hpc.points)::bigint, MAX(COALESCE(hpm.multiplier, 1))
           FROM registry_humanpoints hp
@@ -74,11 +71,11 @@ def load_points(conn: psycopg.Connection[Any], *, address: str) -> Pending[list[
         {"address": address}, lambda cursor: [tuple(row) for row in cursor.fetchall()])
 
 
-def exists_qualified(conn: psycopg.Connection[Any], *, address: str) -> Pending[bool]:
+def exists_qualified(conn: Executor, *, address: str) -> Pending[bool]:
     return run(conn, "SELECT EXISTS (SELECT 1 FROM registry_humanpointscommunityqualifiedusers"
                " WHERE address = %(address)s::varchar)", {"address": address}, lambda cursor: bool(scalar(cursor)))
 
 
-def load_active_config(conn: psycopg.Connection[Any]) -> Pending[list[tuple[str, int]]]:
+def load_active_config(conn: Executor) -> Pending[list[tuple[str, int]]]:
     return run(conn, "SELECT action, points FROM registry_humanpointsconfig WHERE active = true ORDER BY id", None,
                lambda cursor: [tuple(row) for row in cursor.fetchall()])

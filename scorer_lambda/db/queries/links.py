@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
-
-import psycopg
 
 from ...domain.dedup import LinkWrite
 from ...models import Link
-from ..pending import Pending, first_column, nothing, run, scalar
+from ..pending import Executor, Pending, first_column, nothing, run, scalar
 
 # One advisory lock per (community, nullifier), taken in ascending key order: requests that share a nullifier
 # run one after the other (serial outcomes, §6.4), the others in parallel, and sorted acquisition cannot deadlock.
@@ -35,18 +32,18 @@ RETURNING l.id
 """
 
 
-def lock_nullifiers(conn: psycopg.Connection[Any], *, community_id: int, hashes: Sequence[str]) -> Pending[None]:
+def lock_nullifiers(conn: Executor, *, community_id: int, hashes: Sequence[str]) -> Pending[None]:
     return run(conn, _LOCK, {"community_id": community_id, "hashes": list(hashes)}, nothing)
 
 
-def load_links(conn: psycopg.Connection[Any], *, community_id: int, hashes: Sequence[str]) -> Pending[list[Link]]:
+def load_links(conn: Executor, *, community_id: int, hashes: Sequence[str]) -> Pending[list[Link]]:
     return run(conn, "SELECT id, hash, address, expires_at FROM registry_hashscorerlink"
                " WHERE community_id = %(community_id)s AND hash = ANY(%(hashes)s::text[])",
                {"community_id": community_id, "hashes": list(hashes)},
                lambda cursor: [Link(*row) for row in cursor.fetchall()])
 
 
-def insert_links(conn: psycopg.Connection[Any], *, community_id: int,
+def insert_links(conn: Executor, *, community_id: int,
                  links: Sequence[LinkWrite]) -> Pending[list[str]]:
     """Insert in hash order; returns the hashes actually inserted (a conflict means someone else won)."""
     params = {"community_id": community_id, "hashes": [w.hash for w in links],
@@ -54,14 +51,14 @@ def insert_links(conn: psycopg.Connection[Any], *, community_id: int,
     return run(conn, _INSERT + " RETURNING hash", params, first_column)
 
 
-def update_links(conn: psycopg.Connection[Any], *, address: str, now: datetime,
+def update_links(conn: Executor, *, address: str, now: datetime,
                  links: Sequence[LinkWrite]) -> Pending[list[int]]:
     params = {"address": address, "now": now, "ids": [w.link_id for w in links],
               "expires": [w.expires_at for w in links]}
     return run(conn, _UPDATE, params, first_column)
 
 
-def count_owned(conn: psycopg.Connection[Any], *, address: str, community_id: int,
+def count_owned(conn: Executor, *, address: str, community_id: int,
                 hashes: Sequence[str]) -> Pending[int]:
     """The self-check of §6.4: how many of these hashes the address owns now."""
     return run(conn, "SELECT count(*) FROM registry_hashscorerlink WHERE address = %(address)s"

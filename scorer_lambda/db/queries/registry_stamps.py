@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
-import psycopg
 from psycopg.types.json import Jsonb
 
 from ...models import Candidate
-from ..pending import Pending, nothing, run
+from ..pending import Executor, Pending, nothing, run
 
 
-def replace_stamps(conn: psycopg.Connection[Any], *, passport_id: int,
+def replace_stamps(conn: Executor, *, passport_id: int,
                    stamps: Sequence[Candidate]) -> list[Pending[None]]:
     """Delete the passport's rows, then insert the kept stamps in order."""
     pending = [run(conn, "DELETE FROM registry_stamp WHERE passport_id = %(p)s", {"p": passport_id}, nothing)]

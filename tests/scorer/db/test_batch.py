@@ -1,0 +1,127 @@
+"""Statements sent together as one simple-protocol query (``Batch``), on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import errors as pg_errors
+from psycopg.types.json import Jsonb
+
+from scorer_lambda.db import tx
+from scorer_lambda.db.connection import Database
+from scorer_lambda.db.pending import Batch, first_column, nothing, run, scalar
+
+
+@pytest.fixture
+def database(db_url: str) -> Any:
+    database = Database(db_url)
+    yield database
+    database.close()
+
+
+def test_a_batch_is_one_round_trip_and_each_statement_gets_its_own_result(database: Database) -> None:
+    conn = database.connection()
+    database.meter.reset()
+    with Batch(conn) as batch:
+        one = run(batch, "SELECT %(n)s::int + 1", {"n": 1}, scalar)
+        rows = run(batch, "SELECT x FROM generate_series(1, %s) AS x ORDER BY x", (3,), first_column)
+        none = run(batch, "SELECT 1 WHERE false", None, scalar)
+        began = tx.begin(batch)
+        tx.bound_lock_waits(batch)
+        timeout = run(batch, "SELECT current_setting('lock_timeout')", None, scalar)
+        tx.commit(batch)
+    assert database.meter.round_trips == 1
+    assert (one.result(), rows.result(), none.result(), began.result(), timeout.result()) == (2, [1, 2, 3], None,
+                                                                                             None, "3s")
+    assert one.has_succeeded()
+    assert conn.execute("SELECT current_setting('lock_timeout')").fetchone() == ("0",), \
+        "SET LOCAL-style state ends with the batch's transaction"
+
+
+def test_the_first_result_sends_a_batch_that_is_still_open(database: Database) -> None:
+    conn = database.connection()
+    batch = Batch(conn)
+    pending = run(batch, "SELECT 42", None, scalar)
+    assert pending.result() == 42
+    with pytest.raises(RuntimeError):
+        run(batch, "SELECT 1", None, scalar)
+
+
+def test_values_are_bound_by_the_driver_never_spliced(database: Database, db: psycopg.Connection[Any]) -> None:
+    hostile = ["'; DROP TABLE registry_event; --", "back\\slash", "quote'\"", "$1 %s %(x)s", "ünïcødé ✓", "E'\\x41'"]
+    moment = datetime(2024, 2, 29, 23, 59, 59, 123456, tzinfo=UTC)
+    with Batch(database.connection()) as batch:
+        texts = run(batch, "SELECT unnest(%(values)s::text[])", {"values": hostile}, first_column)
+        document = run(batch, "SELECT %s::jsonb", (Jsonb({"k": hostile}),), scalar)
+        when = run(batch, "SELECT %s::timestamptz", (moment,), scalar)
+        numbers = run(batch, "SELECT %s::bigint[]", ([2**40, -1, 0],), scalar)
+        empty = run(batch, "SELECT cardinality(%s::text[])", ([],), scalar)
+    assert texts.result() == hostile
+    assert document.result() == {"k": hostile}
+    assert when.result() == moment
+    assert numbers.result() == [2**40, -1, 0]
+    assert empty.result() == 0
+    assert db.execute("SELECT to_regclass('registry_event') IS NOT NULL").fetchone() == (True,)
+
+
+def test_a_statement_ending_in_a_comment_does_not_swallow_the_next(database: Database) -> None:
+    with Batch(database.connection()) as batch:
+        first = run(batch, "SELECT 1 -- a trailing comment", None, scalar)
+        second = run(batch, "SELECT 2", None, scalar)
+    assert (first.result(), second.result()) == (1, 2)
+
+
+def test_a_failing_statement_stops_the_batch_and_its_error_is_raised(database: Database,
+                                                                    db: psycopg.Connection[Any]) -> None:
+    conn = database.connection()
+    batch = Batch(conn)
+    before = run(batch, "INSERT INTO account_addresslist (name) VALUES ('before') RETURNING id", None, scalar)
+    run(batch, "SELECT 1 / %s", (0,), scalar)
+    after = run(batch, "INSERT INTO account_addresslist (name) VALUES ('after')", None, nothing)
+    with pytest.raises(pg_errors.DivisionByZero), batch:
+        pass
+    assert not after.has_succeeded() and not before.has_succeeded()
+    with pytest.raises(pg_errors.DivisionByZero):
+        before.result()
+    # Without an explicit BEGIN the batch is one implicit transaction: the statement before the failure is undone.
+    assert db.execute("SELECT count(*) FROM account_addresslist").fetchone() == (0,)
+    assert conn.execute("SELECT 1").fetchone() == (1,), "the connection stays usable"
+
+
+def test_a_failure_inside_an_explicit_transaction_leaves_it_to_the_caller(database: Database) -> None:
+    conn = database.connection()
+    with pytest.raises(pg_errors.UndefinedTable), Batch(conn) as batch:
+        tx.begin(batch)
+        run(batch, "SELECT * FROM no_such_table", None, nothing)
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.INERROR
+    tx.ensure_idle(conn)
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_a_batch_left_by_an_exception_is_never_sent(database: Database) -> None:
+    conn = database.connection()
+    database.meter.reset()
+    with pytest.raises(KeyError), Batch(conn) as batch:
+        pending = run(batch, "SELECT 1", None, scalar)
+        raise KeyError("the caller gave up")
+    assert database.meter.round_trips == 0
+    assert not pending.has_succeeded()
+
+
+def test_an_empty_batch_costs_no_round_trip(database: Database) -> None:
+    conn = database.connection()
+    database.meter.reset()
+    with Batch(conn):
+        pass
+    assert database.meter.round_trips == 0
+
+
+def test_a_batch_prepares_nothing(database: Database) -> None:
+    conn = database.connection()
+    for _ in range(8):
+        with Batch(conn) as batch:
+            run(batch, "SELECT %s::int", (1,), scalar)
+    assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
