@@ -1,8 +1,8 @@
 """One scoring run: phase A checks, then phase B in one transaction (scoring contract §5, §6, §7, §8).
 
-Round trips (pipeline mode, explicit transaction statements): one for BEGIN, B1/B2, the re-read of the cache rows,
-the nullifier locks, the savepoint and the link read; one for every write of a dedup attempt (B3–B7) with its checks;
-one for COMMIT. A lost race rolls back to the savepoint, re-reads the links and tries again.
+Round trips (each a batch of statements, explicit transaction statements): one for BEGIN, B1/B2, the re-read of the
+cache rows, the nullifier locks, the savepoint and the link read; one for every write of a dedup attempt (B3–B7)
+with its checks; one for COMMIT. A lost race rolls back to the savepoint, re-reads the links and tries again.
 
 Production rules (production contract P1.4, P5): only failures of the data become an ERROR score; operational
 database faults answer ``DB Error``. A run whose cache rows were replaced between phase A and the passport lock
@@ -22,7 +22,7 @@ from psycopg import errors as pg_errors
 
 from .db import tx
 from .db.failures import is_data_failure
-from .db.pending import Batch, Pending
+from .db.pending import Batch, Executor, Pending
 from .db.queries import cache_snapshot, communities, events, human_points, links, registry_stamps, scores, stamp_cache
 from .db.queries.cache_snapshot import snapshot
 from .domain import human_points as points_domain
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_DEDUP_ATTEMPTS = 5
 MAX_SNAPSHOT_ATTEMPTS = 3
 _DEDUP_SAVEPOINT = "dedup"
+_B7_SAVEPOINT = "b7"
 LINKS_NOT_SAVED = "Failed to save HashScorerLinks"
 _LOST_RACE = (pg_errors.UniqueViolation,)
 _TRANSIENT = (pg_errors.DeadlockDetected, pg_errors.SerializationFailure)
@@ -179,8 +180,8 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
                      measures: ScoringMeasures) -> ScoreResult:
     """B3–B7, retried from the dedup savepoint when a link write lost a race (§6.4).
 
-    A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). The marker
-    queued between them tells which side of it the failure happened on.
+    A failing B3–B6 statement is a scoring failure; a failing B7 statement is a database failure (§5.1). A
+    savepoint sent between them tells, after a failure, which side of it the failure happened on.
     """
     transient: psycopg.Error | None = None
     for attempt in range(1, MAX_DEDUP_ATTEMPTS + 1):
@@ -188,8 +189,8 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
         result = compute_score(plan.kept, plan.clashing, weights, community.scorer.threshold)
         check = _AttemptCheck(plan)
         try:
-            with conn.pipeline():
-                _write_attempt(conn, settings, check, community=community, address=address, plan=plan,
+            with Batch(conn) as batch:
+                _write_attempt(batch, settings, check, community=community, address=address, plan=plan,
                                result=result, passport_id=passport_id, score_id=score_id, now=now)
             check.raise_if_lost()
             measures.dedup_clashes = len(plan.ldp_events)
@@ -201,7 +202,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
             logger.info("dedup attempt lost a race", extra={"attempt": attempt, "reason": type(exc).__name__})
             transient = exc
         except psycopg.Error as exc:
-            if check.reached_b7() or not is_data_failure(exc):
+            if not is_data_failure(exc) or _reached_b7(conn):
                 raise DatabaseFailure(exc) from exc  # B7, or an operational fault: never stored as a score (P1.4)
             raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
         measures.link_retries += 1
@@ -217,19 +218,28 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
     raise LinksNotSaved()
 
 
+def _reached_b7(conn: psycopg.Connection[Any]) -> bool:
+    """After a failed attempt: whether every B3–B6 statement had run, i.e. its batch had set the B7 savepoint.
+
+    One more round trip, on this failure path only; the transaction is rolled back by the caller either way.
+    """
+    try:
+        tx.rollback_to(conn, _B7_SAVEPOINT).result()
+    except pg_errors.InvalidSavepointSpecification:
+        return False
+    except psycopg.Error:
+        return True  # the server cannot say: count it as a database failure, never as a score
+    return True
+
+
 @dataclass
 class _AttemptCheck:
-    """What one attempt's round trip must confirm: the caller's own link writes all landed.
-
-    Filled while statements are queued: in pipeline mode an error can surface while later statements are still
-    being queued, and the marker must be known by then.
-    """
+    """What one attempt's round trip must confirm: the caller's own link writes all landed."""
 
     plan: DedupPlan
     inserted: Pending[list[str]] | None = None
     updated: Pending[list[int]] | None = None
     owned: Pending[int] | None = None
-    b6_done: Pending[Any] | None = None
 
     def raise_if_lost(self) -> None:
         if self.inserted is not None and len(self.inserted.result()) != len(self.plan.own_inserts):
@@ -239,41 +249,37 @@ class _AttemptCheck:
         if self.owned is not None and self.owned.result() != len(self.plan.own_hashes):
             raise LinkConflict("self-check mismatch")
 
-    def reached_b7(self) -> bool:
-        """Whether every B3–B6 statement had succeeded when the attempt failed."""
-        return self.b6_done is not None and self.b6_done.has_succeeded()
 
-
-def _write_attempt(conn: psycopg.Connection[Any], settings: Settings, check: _AttemptCheck, *, community: Community,
+def _write_attempt(batch: Batch, settings: Settings, check: _AttemptCheck, *, community: Community,
                    address: str, plan: DedupPlan, result: ScoreResult, passport_id: int, score_id: int,
                    now: datetime) -> None:
-    """Queue every write of B3–B7 in one pipeline, recording in ``check`` what must be read once it has synced."""
+    """Queue every write of B3–B7 in one batch, recording in ``check`` what must be read once it has run."""
     if plan.own_inserts:
-        check.inserted = links.insert_links(conn, community_id=community.id, links=plan.own_inserts)
+        check.inserted = links.insert_links(batch, community_id=community.id, links=plan.own_inserts)
     if plan.own_updates:
-        check.updated = links.update_links(conn, address=address, now=now, links=plan.own_updates)
+        check.updated = links.update_links(batch, address=address, now=now, links=plan.own_updates)
     if plan.backfills:
-        links.insert_links(conn, community_id=community.id, links=plan.backfills)
+        links.insert_links(batch, community_id=community.id, links=plan.backfills)
     if plan.own_hashes:
-        check.owned = links.count_owned(conn, address=address, community_id=community.id, hashes=plan.own_hashes)
+        check.owned = links.count_owned(batch, address=address, community_id=community.id, hashes=plan.own_hashes)
     if plan.ldp_events:
-        events.insert_events(conn, action="LDP", address=address, community_id=community.id,
+        events.insert_events(batch, action="LDP", address=address, community_id=community.id,
                              payloads=[ldp_event_data(e, community.id) for e in plan.ldp_events], created_at=now)
-    registry_stamps.replace_stamps(conn, passport_id=passport_id, stamps=plan.kept)
+    registry_stamps.replace_stamps(batch, passport_id=passport_id, stamps=plan.kept)
     if points_domain.is_write_gate_open(write_enabled=settings.human_points_write_enabled,
                                         community_in_program=community.human_points_program,
                                         passes=result.passes, now=now,
                                         start_timestamp=settings.human_points_start_timestamp):
-        _write_human_points(conn, settings, community=community, address=address, kept=plan.kept, now=now)
-    check.b6_done = tx.marker(conn)
-    events.insert_events(conn, action="SCU", address=address, community_id=community.id,
+        _write_human_points(batch, settings, community=community, address=address, kept=plan.kept, now=now)
+    tx.savepoint(batch, _B7_SAVEPOINT)
+    events.insert_events(batch, action="SCU", address=address, community_id=community.id,
                          payloads=[scu_event_data(result, score_id=score_id, passport_id=passport_id,
                                                   timestamp=now)], created_at=now)
-    scores.update_score_done(conn, score_id=score_id, score=result.binary, timestamp=now, evidence=result.evidence,
+    scores.update_score_done(batch, score_id=score_id, score=result.binary, timestamp=now, evidence=result.evidence,
                              stamp_scores=result.stamp_scores, stamps=result.stamps, expiration=result.expiration)
 
 
-def _write_human_points(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
+def _write_human_points(conn: Executor, settings: Settings, *, community: Community, address: str,
                         kept: Sequence[Candidate], now: datetime) -> None:
     human_points.insert_qualified_community(conn, address=address, community_id=community.id)
     claims = points_domain.human_key_claims(kept)

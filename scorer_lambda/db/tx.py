@@ -12,7 +12,7 @@ from typing import Any
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from .pending import Executor, Pending, nothing, run, scalar
+from .pending import Executor, Pending, nothing, run
 
 logger = logging.getLogger(__name__)
 
@@ -62,8 +62,3 @@ def _identifier(name: str) -> str:
     if not name.isidentifier():
         raise ValueError(f"not a plain identifier: {name!r}")
     return name
-
-
-def marker(conn: Executor) -> Pending[Any]:
-    """A no-op statement: once a pipeline has failed, its result shows whether everything queued before it ran."""
-    return run(conn, "SELECT 1", None, scalar)
