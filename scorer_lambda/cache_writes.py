@@ -10,6 +10,7 @@ from typing import Any
 import psycopg
 
 from .db import tx
+from .db.pending import Batch
 from .db.queries import stamp_cache
 from .domain.stamp_items import NewStamp
 from .errors import DatabaseFailure
@@ -40,20 +41,20 @@ def write_cache(conn: psycopg.Connection[Any], change: CacheWrite, *, now: datet
     """One round trip: the write transaction (serialised per address), its commit, then the stamp list and the
     candidate rows of the scoring run that follows."""
     try:
-        with conn.pipeline():
-            tx.begin(conn)
-            tx.bound_lock_waits(conn)
-            stamp_cache.lock_address(conn, address=change.address)
-            deleted = (stamp_cache.soft_delete_stamps(conn, address=change.address,
+        with Batch(conn) as batch:
+            tx.begin(batch)
+            tx.bound_lock_waits(batch)
+            stamp_cache.lock_address(batch, address=change.address)
+            deleted = (stamp_cache.soft_delete_stamps(batch, address=change.address,
                                                       providers=change.delete_providers, now=now,
                                                       type_1_only=change.delete_type_1_only)
                        if change.delete_providers else None)
             if change.stamps:
-                stamp_cache.insert_stamps(conn, address=change.address, stamps=change.stamps, now=now,
+                stamp_cache.insert_stamps(batch, address=change.address, stamps=change.stamps, now=now,
                                           source_app=change.source_app, source_scorer_id=change.source_scorer_id)
-            tx.commit(conn)
-            stamp_list = stamp_cache.load_stamp_list(conn, address=change.address, type_1_only=type_1_list)
-            rows = stamp_cache.load_cache_rows(conn, address=change.address)
+            tx.commit(batch)
+            stamp_list = stamp_cache.load_stamp_list(batch, address=change.address, type_1_only=type_1_list)
+            rows = stamp_cache.load_cache_rows(batch, address=change.address)
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
     finally:

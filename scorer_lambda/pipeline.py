@@ -166,7 +166,7 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                                    passport_id=passport.result(), score_id=score.result(), now=now,
                                    measures=measures)
         try:
-            tx.commit(Batch(conn)).result()
+            tx.commit(conn)
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
         return result
@@ -207,9 +207,9 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
             raise ScoringWriteError(str(exc)) from exc  # e.g. a value a column rejects: the run fails
         measures.link_retries += 1
         try:
-            with conn.pipeline():
-                tx.rollback_to(conn, _DEDUP_SAVEPOINT)
-                reread = links.load_links(conn, community_id=community.id, hashes=hashes) if hashes else None
+            with Batch(conn) as batch:
+                tx.rollback_to(batch, _DEDUP_SAVEPOINT)
+                reread = links.load_links(batch, community_id=community.id, hashes=hashes) if hashes else None
         except psycopg.Error as exc:
             raise DatabaseFailure(exc) from exc
         links_now = reread.result() if reread else []
@@ -300,16 +300,16 @@ def _write_error(conn: psycopg.Connection[Any], *, community: Community, address
     starts again from the current rows.
     """
     try:
-        with conn.pipeline():
-            tx.begin(conn)
-            tx.bound_lock_waits(conn)
-            scores.insert_passport(conn, address=address, community_id=community.id)
-            scores.lock_passport(conn, address=address, community_id=community.id)
-            scores.insert_score(conn, address=address, community_id=community.id)
-            current = cache_snapshot.load_snapshot(conn, address=address)
-            row = scores.update_score_error(conn, address=address, community_id=community.id, message=message,
+        with Batch(conn) as batch:
+            tx.begin(batch)
+            tx.bound_lock_waits(batch)
+            scores.insert_passport(batch, address=address, community_id=community.id)
+            scores.lock_passport(batch, address=address, community_id=community.id)
+            scores.insert_score(batch, address=address, community_id=community.id)
+            current = cache_snapshot.load_snapshot(batch, address=address)
+            row = scores.update_score_error(batch, address=address, community_id=community.id, message=message,
                                             scored_rows=scored_rows)
-            tx.commit(conn)
+            tx.commit(batch)
     except psycopg.Error as exc:
         raise DatabaseFailure(exc) from exc
     finally:

@@ -11,6 +11,7 @@ import psycopg
 from ..auth.jwt import JwtPrincipal, authenticate
 from ..cache_writes import CacheWrite, write_cache
 from ..context import AppContext
+from ..db.pending import Batch
 from ..db.queries import communities, human_points, scores, stamp_cache
 from ..domain import human_points as points_domain
 from ..domain.addresses import lenient_address
@@ -137,11 +138,11 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
     want_points = settings.human_points_enabled
 
     def read(conn: psycopg.Connection[Any]) -> tuple[Community | None, scores.ScoreRow | None, Any]:
-        with conn.pipeline():
-            community = communities.get_community(conn, community_id=community_id)
-            stored = scores.get_score(conn, address=address, community_id=community_id)
-            points = (human_points.load_points(conn, address=address), human_points.exists_qualified(
-                conn, address=address), human_points.load_active_config(conn)) if want_points else None
+        with Batch(conn) as batch:
+            community = communities.get_community(batch, community_id=community_id)
+            stored = scores.get_score(batch, address=address, community_id=community_id)
+            points = (human_points.load_points(batch, address=address), human_points.exists_qualified(
+                batch, address=address), human_points.load_active_config(batch)) if want_points else None
         return community.result(), stored.result(), tuple(p.result() for p in points) if points else None
 
     community, stored, points = ctx.db.first_read(read)
@@ -211,9 +212,9 @@ def get_stamps(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> 
         raise ApiError(400, GENERIC_ERROR)
 
     def read(conn: psycopg.Connection[Any]) -> tuple[list[CachedStamp], bool]:
-        with conn.pipeline():
-            listed = stamp_cache.load_stamp_list(conn, address=address)
-            scored = (scores.exists_score(conn, address=address, community_id=community_id)
+        with Batch(conn) as batch:
+            listed = stamp_cache.load_stamp_list(batch, address=address)
+            scored = (scores.exists_score(batch, address=address, community_id=community_id)
                       if community_id is not None else None)
         return listed.result(), scored.result() if scored else True
 

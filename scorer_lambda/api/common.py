@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import psycopg
 
 from ..context import AppContext
+from ..db.pending import Batch
 from ..db.queries import api_keys, communities, stamp_cache
 from ..domain.stamp_items import InvalidPayload
 from ..errors import GENERIC_ERROR, ApiError
@@ -32,9 +33,9 @@ def load_community(ctx: AppContext, community_id: int) -> Community | None:
 def load_community_and_rows(ctx: AppContext, community_id: int,
                             address: str | None) -> tuple[Community | None, list[CacheRow]]:
     def read(conn: psycopg.Connection[Any]) -> tuple[Community | None, list[CacheRow]]:
-        with conn.pipeline():
-            community = communities.get_community(conn, community_id=community_id)
-            rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
+        with Batch(conn) as batch:
+            community = communities.get_community(batch, community_id=community_id)
+            rows = stamp_cache.load_cache_rows(batch, address=address) if address else None
         return community.result(), rows.result() if rows else []
 
     return ctx.db.first_read(read)

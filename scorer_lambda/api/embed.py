@@ -9,6 +9,7 @@ import psycopg
 from ..auth.api_keys import check_key, key_prefix, read_api_key
 from ..cache_writes import CacheWrite, write_cache
 from ..context import AppContext
+from ..db.pending import Batch
 from ..db.queries import api_keys, communities, stamp_cache
 from ..domain.addresses import lenient_address, strict_address
 from ..domain.stamp_items import (
@@ -98,10 +99,10 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
     address = lenient_address(params["address"])
 
     def read(conn: psycopg.Connection[Any]) -> tuple[Community | None, list[CacheRow], list[CachedStamp]]:
-        with conn.pipeline():
-            community = communities.get_community(conn, community_id=community_id)
-            rows = stamp_cache.load_cache_rows(conn, address=address) if address else None
-            listed = stamp_cache.load_stamp_list(conn, address=address) if address else None
+        with Batch(conn) as batch:
+            community = communities.get_community(batch, community_id=community_id)
+            rows = stamp_cache.load_cache_rows(batch, address=address) if address else None
+            listed = stamp_cache.load_stamp_list(batch, address=address) if address else None
         return community.result(), rows.result() if rows else [], listed.result() if listed else []
 
     if community_id is None:

@@ -46,11 +46,10 @@ _CONNECT_OPTIONS: dict[str, Any] = {
 }
 
 
-# psycopg's generators that end in a wait for the server: a pipeline sync or exit (a Sync, answered by one
-# ReadyForQuery) or a pipeline flush that waits for queued results; and ``_execute_gen`` outside a pipeline (a
-# statement with its Sync). A statement queued in a pipeline only sends. The scorer uses nothing else of psycopg
-# that talks to the server (no ``transaction()``, ``commit()``, ``stream()`` or COPY); the round-trip test checks
-# the count against the wire.
+# psycopg's generators that end in a wait for the server: ``_execute_gen`` outside a pipeline (a batch's query, or
+# a statement with its Sync: one ReadyForQuery each), and, should a pipeline be used, its sync or exit and a flush
+# that waits for queued results. The scorer uses nothing else of psycopg that talks to the server (no
+# ``transaction()``, ``commit()``, ``stream()`` or COPY); the round-trip test checks the count against the wire.
 _ROUND_TRIP_GENERATORS = frozenset({"_sync_gen", "_exit_gen", "_fetch_gen"})
 
 

@@ -1,14 +1,11 @@
-"""Deferred query results, so several statements can share one round trip.
+"""Statements sent in batches: deferred results, several statements to one round trip.
 
-Two ways to send them:
-
-* a psycopg pipeline (extended protocol): statements queued with ``conn.pipeline()`` go out together, each with
-  its own result or error, so a caller can tell how far a failed round trip got (``has_succeeded``);
-* a ``Batch`` (simple protocol): the statements are bound client-side by psycopg and sent as one query text. The
-  server parses and plans them without the unnamed-statement bookkeeping of the extended protocol, which matters
-  because nothing is ever prepared (production contract P1.1): a read round trip costs about a third less. A
-  failure stops the rest of the batch and tells nothing of which statement failed, so batches carry the round
-  trips whose failure is a failure of the whole round trip.
+A ``Batch`` binds its statements' parameters client-side with psycopg (``ClientCursor.mogrify``) and sends them as
+one simple-protocol query. Nothing is ever prepared (production contract P1.1), so the server parses and plans
+every statement of every request; the simple protocol spares it the unnamed-statement bookkeeping of the extended
+protocol and spares the client psycopg's per-statement pipeline work: a read round trip of the scorer costs about a
+third less than the same statements in a psycopg pipeline. A failure stops the rest of the batch and does not say
+which statement failed; the scoring run asks the server when it needs to know (a savepoint, ``pipeline.py``).
 """
 
 from __future__ import annotations
@@ -18,43 +15,13 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import psycopg
-from psycopg.pq import ExecStatus
 
 T = TypeVar("T")
 
 
 class Pending(Generic[T]):
-    """A statement already sent or queued; ``result()`` reads and parses its rows."""
+    """A statement's parsed result; the first ``result()`` sends the batch if it has not gone yet."""
 
-    __slots__ = ()
-
-    def result(self) -> T:
-        raise NotImplementedError
-
-    def has_succeeded(self) -> bool:
-        """Whether the server ran the statement successfully (readable even after a later one failed)."""
-        raise NotImplementedError
-
-
-class _Queued(Pending[T]):
-    """A statement sent through a cursor; in pipeline mode the first ``result()`` flushes the queue and waits for
-    the server once, and the results of every statement queued before it arrive in the same round trip."""
-
-    __slots__ = ("_cursor", "_parse")
-
-    def __init__(self, cursor: psycopg.Cursor[Any], parse: Callable[[psycopg.Cursor[Any]], T]) -> None:
-        self._cursor = cursor
-        self._parse = parse
-
-    def result(self) -> T:
-        return self._parse(self._cursor)
-
-    def has_succeeded(self) -> bool:
-        result = self._cursor.pgresult
-        return result is not None and result.status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK)
-
-
-class _Batched(Pending[T]):
     __slots__ = ("_batch", "_value")
 
     def __init__(self, batch: Batch) -> None:
@@ -64,9 +31,6 @@ class _Batched(Pending[T]):
     def result(self) -> T:
         self._batch.send()
         return self._value
-
-    def has_succeeded(self) -> bool:
-        return self._batch.succeeded
 
 
 class Batch:
@@ -79,15 +43,14 @@ class Batch:
 
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
-        self._statements: list[tuple[str, Any, Callable[[psycopg.Cursor[Any]], Any], _Batched[Any]]] = []
+        self._statements: list[tuple[str, Any, Callable[[psycopg.Cursor[Any]], Any], Pending[Any]]] = []
         self._sent = False
         self._error: psycopg.Error | None = None
-        self.succeeded = False
 
     def add(self, query: str, params: Any, parse: Callable[[psycopg.Cursor[Any]], T]) -> Pending[T]:
         if self._sent:
             raise RuntimeError("statement added to a batch already sent")
-        pending: _Batched[T] = _Batched(self)
+        pending: Pending[T] = Pending(self)
         self._statements.append((query, params, parse, pending))
         return pending
 
@@ -99,7 +62,6 @@ class Batch:
             return
         self._sent = True
         if not self._statements:
-            self.succeeded = True
             return
         cursor = psycopg.ClientCursor(self._conn)
         try:
@@ -112,7 +74,6 @@ class Batch:
             if index:
                 cursor.nextset()
             pending._value = parse(cursor)
-        self.succeeded = True
 
     def __enter__(self) -> Batch:
         return self
@@ -121,16 +82,22 @@ class Batch:
                  traceback: TracebackType | None) -> None:
         if kind is None:
             self.send()
+        elif not self._sent:  # abandoned: never sent, and its results never come
+            self._sent = True
+            self._error = psycopg.InterfaceError("the batch was abandoned before it was sent")
 
 
-# Where a query function sends its statement: a connection (alone or in its pipeline) or a batch.
+# Where a query function sends its statement: a batch, or a connection (then it is a batch of its own, sent at once).
 Executor = psycopg.Connection[Any] | Batch
 
 
 def run(target: Executor, query: str, params: Any, parse: Callable[[psycopg.Cursor[Any]], T]) -> Pending[T]:
     if isinstance(target, Batch):
         return target.add(query, params, parse)
-    return _Queued(target.cursor().execute(query, params), parse)
+    batch = Batch(target)
+    pending = batch.add(query, params, parse)
+    batch.send()
+    return pending
 
 
 def nothing(cursor: psycopg.Cursor[Any]) -> None:

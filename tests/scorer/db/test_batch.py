@@ -36,7 +36,6 @@ def test_a_batch_is_one_round_trip_and_each_statement_gets_its_own_result(databa
     assert database.meter.round_trips == 1
     assert (one.result(), rows.result(), none.result(), began.result(), timeout.result()) == (2, [1, 2, 3], None,
                                                                                              None, "3s")
-    assert one.has_succeeded()
     assert conn.execute("SELECT current_setting('lock_timeout')").fetchone() == ("0",), \
         "SET LOCAL-style state ends with the batch's transaction"
 
@@ -83,9 +82,9 @@ def test_a_failing_statement_stops_the_batch_and_its_error_is_raised(database: D
     after = run(batch, "INSERT INTO account_addresslist (name) VALUES ('after')", None, nothing)
     with pytest.raises(pg_errors.DivisionByZero), batch:
         pass
-    assert not after.has_succeeded() and not before.has_succeeded()
-    with pytest.raises(pg_errors.DivisionByZero):
-        before.result()
+    for pending in (before, after):
+        with pytest.raises(pg_errors.DivisionByZero):
+            pending.result()
     # Without an explicit BEGIN the batch is one implicit transaction: the statement before the failure is undone.
     assert db.execute("SELECT count(*) FROM account_addresslist").fetchone() == (0,)
     assert conn.execute("SELECT 1").fetchone() == (1,), "the connection stays usable"
@@ -108,7 +107,9 @@ def test_a_batch_left_by_an_exception_is_never_sent(database: Database) -> None:
         pending = run(batch, "SELECT 1", None, scalar)
         raise KeyError("the caller gave up")
     assert database.meter.round_trips == 0
-    assert not pending.has_succeeded()
+    with pytest.raises(psycopg.InterfaceError):
+        pending.result()
+    assert database.meter.round_trips == 0, "an abandoned batch is never sent later"
 
 
 def test_an_empty_batch_costs_no_round_trip(database: Database) -> None:
@@ -119,9 +120,20 @@ def test_an_empty_batch_costs_no_round_trip(database: Database) -> None:
     assert database.meter.round_trips == 0
 
 
+def test_a_statement_on_a_connection_is_a_batch_of_its_own_sent_at_once(database: Database) -> None:
+    conn = database.connection()
+    database.meter.reset()
+    pending = run(conn, "SELECT %s::int * 2", (21,), scalar)
+    assert database.meter.round_trips == 1
+    assert pending.result() == 42
+    with pytest.raises(pg_errors.UndefinedTable):
+        run(conn, "SELECT * FROM no_such_table", None, nothing)
+
+
 def test_a_batch_prepares_nothing(database: Database) -> None:
     conn = database.connection()
     for _ in range(8):
         with Batch(conn) as batch:
             run(batch, "SELECT %s::int", (1,), scalar)
+        run(conn, "SELECT %s::int", (1,), scalar)
     assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
