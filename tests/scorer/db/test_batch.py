@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from scorer_lambda.db import tx
 from scorer_lambda.db.connection import Database
-from scorer_lambda.db.pending import Batch, first_column, nothing, run, scalar
+from scorer_lambda.db.pending import MAX_QUERY_TEXT_BYTES, Batch, first_column, nothing, run, scalar
 
 
 @pytest.fixture
@@ -73,10 +73,35 @@ def test_a_statement_ending_in_a_comment_does_not_swallow_the_next(database: Dat
     assert (first.result(), second.result()) == (1, 2)
 
 
-def test_a_failing_statement_stops_the_batch_and_its_error_is_raised(database: Database,
-                                                                    db: psycopg.Connection[Any]) -> None:
+# A value this long makes the batch's text too long for RDS Proxy: it goes out with server-side parameters.
+BIG = "x" * MAX_QUERY_TEXT_BYTES
+
+
+def test_a_batch_too_long_for_rds_proxy_sends_its_values_apart_in_one_round_trip(database: Database) -> None:
+    conn = database.connection()
+    database.meter.reset()
+    with Batch(conn) as batch:
+        length = run(batch, "SELECT length(%s::text)", (BIG,), scalar)
+        text = run(batch, "SELECT octet_length(current_query())", None, scalar)
+        rows = run(batch, "SELECT x FROM generate_series(1, %s) AS x ORDER BY x", (3,), first_column)
+    assert database.meter.round_trips == 1
+    assert (length.result(), rows.result()) == (len(BIG), [1, 2, 3])
+    assert text.result() < 100, "the server saw the statement's own text, not the values"
+
+
+def test_a_short_batch_is_one_query_text(database: Database) -> None:
+    with Batch(database.connection()) as batch:
+        run(batch, "SELECT %s::text", ("a value",), scalar)
+        text = run(batch, "SELECT current_query()", None, scalar)
+    assert "'a value'" in text.result() and "current_query()" in text.result()
+
+
+@pytest.mark.parametrize("padding", ["", BIG], ids=["one query text", "server-side parameters"])
+def test_a_failing_statement_stops_the_batch_and_its_error_is_raised(database: Database, db: psycopg.Connection[Any],
+                                                                    padding: str) -> None:
     conn = database.connection()
     batch = Batch(conn)
+    run(batch, "SELECT length(%s::text)", (padding,), scalar)
     before = run(batch, "INSERT INTO account_addresslist (name) VALUES ('before') RETURNING id", None, scalar)
     run(batch, "SELECT 1 / %s", (0,), scalar)
     after = run(batch, "INSERT INTO account_addresslist (name) VALUES ('after')", None, nothing)
