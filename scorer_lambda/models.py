@@ -30,6 +30,8 @@ class Candidate:
     provider: str
     credential: Any
     document: str | None = field(default=None, compare=False, repr=False)
+    # The cache row it was read from (id, updated_at): the scored stamp is copied from that row, as it was read.
+    source: tuple[int, datetime] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

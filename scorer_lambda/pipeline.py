@@ -69,6 +69,10 @@ class _RowsChanged:
     """Phase B found other live cache rows than phase A scored; the run starts again from the current rows."""
 
 
+class _CopiedRowChanged(Exception):
+    """A kept stamp's cache row changed after the re-check, before its copy to registry_stamp (rolled back)."""
+
+
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
                 community: Community, address: str, rows: Sequence[CacheRow], now: datetime,
                 measures: ScoringMeasures | None = None) -> dict[str, Any]:
@@ -161,10 +165,14 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
         if current.result() != snapshot(scored_rows):
             return _RowsChanged()  # the finally block rolls the transaction back
         weights = effective_weights(community.scorer.weights, overlay.result() if overlay else ())
-        result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
-                                   weights=weights, hashes=hashes, links_now=existing.result() if existing else [],
-                                   passport_id=passport.result(), score_id=score.result(), now=now,
-                                   measures=measures)
+        try:
+            result = _dedup_and_write(conn, settings, community=community, address=address, stamps=stamps,
+                                       weights=weights, hashes=hashes,
+                                       links_now=existing.result() if existing else [],
+                                       passport_id=passport.result(), score_id=score.result(), now=now,
+                                       measures=measures)
+        except _CopiedRowChanged:
+            return _RowsChanged()  # as if the re-check had seen it (the finally block rolls back)
         try:
             tx.commit(conn)
         except psycopg.Error as exc:
@@ -192,6 +200,7 @@ def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, commu
             with Batch(conn) as batch:
                 _write_attempt(batch, settings, check, community=community, address=address, plan=plan,
                                result=result, passport_id=passport_id, score_id=score_id, now=now)
+            check.raise_if_copy_incomplete()
             check.raise_if_lost()
             measures.dedup_clashes = len(plan.ldp_events)
             return result
@@ -240,6 +249,11 @@ class _AttemptCheck:
     inserted: Pending[list[str]] | None = None
     updated: Pending[list[int]] | None = None
     owned: Pending[int] | None = None
+    copied: Pending[int] | None = None
+
+    def raise_if_copy_incomplete(self) -> None:
+        if self.copied is not None and self.copied.result() != len(self.plan.kept):
+            raise _CopiedRowChanged()
 
     def raise_if_lost(self) -> None:
         if self.inserted is not None and len(self.inserted.result()) != len(self.plan.own_inserts):
@@ -265,7 +279,7 @@ def _write_attempt(batch: Batch, settings: Settings, check: _AttemptCheck, *, co
     if plan.ldp_events:
         events.insert_events(batch, action="LDP", address=address, community_id=community.id,
                              payloads=[ldp_event_data(e, community.id) for e in plan.ldp_events], created_at=now)
-    registry_stamps.replace_stamps(batch, passport_id=passport_id, stamps=plan.kept)
+    check.copied = registry_stamps.replace_stamps(batch, passport_id=passport_id, stamps=plan.kept)
     if points_domain.is_write_gate_open(write_enabled=settings.human_points_write_enabled,
                                         community_in_program=community.human_points_program,
                                         passes=result.passes, now=now,

@@ -34,7 +34,8 @@ def select_candidates(rows: Iterable[CacheRow]) -> list[Candidate]:
             or (row.updated_at == current.updated_at and row.id < current.id)
         ):
             best[row.provider] = row
-    return [Candidate(provider, best[provider].stamp, best[provider].document) for provider in sorted(best)]
+    return [Candidate(provider, best[provider].stamp, best[provider].document,
+                      (best[provider].id, best[provider].updated_at)) for provider in sorted(best)]
 
 
 def subject_did(address: str) -> str:

@@ -2,41 +2,40 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from ...models import Candidate
-from ..pending import Executor, Pending, nothing, run
+from ..pending import Executor, Pending, nothing, run, scalar
 
-# The stamps travel as one JSON array of [provider, credential] pairs, parsed by the server: one parameter whatever
-# the count, and the ids follow the array's order.
-_INSERT = """
-INSERT INTO registry_stamp (passport_id, provider, credential)
-SELECT %(p)s, e.item ->> 0, e.item -> 1
-  FROM jsonb_array_elements(%(stamps)s::text::jsonb) WITH ORDINALITY AS e(item, n)
- ORDER BY e.n
+# Each kept stamp is copied from the cache row it was read from, in the kept order (ids follow it): the statement
+# carries ids, not stamps, so its text stays short whatever the count (RDS Proxy pins longer ones, and the server
+# need not parse the stamps again), and the credential stored is the cached jsonb value itself. A row is copied only
+# if it is still as it was read (same updated_at); the count returned tells whether all were.
+_COPY_FROM_CACHE = """
+WITH copied AS (
+    INSERT INTO registry_stamp (passport_id, provider, credential)
+    SELECT %(p)s, c.provider, c.stamp
+      FROM unnest(%(ids)s::bigint[], %(updated)s::timestamptz[]) WITH ORDINALITY AS k(id, updated_at, n)
+      JOIN ceramic_cache_ceramiccache c ON c.id = k.id AND c.updated_at = k.updated_at
+     ORDER BY k.n
+    RETURNING 1)
+SELECT count(*) FROM copied
 """
 
 
-def replace_stamps(conn: Executor, *, passport_id: int,
-                   stamps: Sequence[Candidate]) -> list[Pending[None]]:
-    """Delete the passport's rows, then insert the kept stamps in order."""
-    pending = [run(conn, "DELETE FROM registry_stamp WHERE passport_id = %(p)s", {"p": passport_id}, nothing)]
-    if stamps:
-        pending.append(run(conn, _INSERT, {"p": passport_id, "stamps": stamps_document(stamps)}, nothing))
-    return pending
+def replace_stamps(conn: Executor, *, passport_id: int, stamps: Sequence[Candidate]) -> Pending[int] | None:
+    """Delete the passport's rows, then copy the kept stamps from their cache rows in order; the result is how many
+    were copied (fewer than ``stamps`` when a cache row changed since it was read), None when there were none."""
+    run(conn, "DELETE FROM registry_stamp WHERE passport_id = %(p)s", {"p": passport_id}, nothing)
+    if not stamps:
+        return None
+    sources = [_source(stamp) for stamp in stamps]
+    return run(conn, _COPY_FROM_CACHE, {"p": passport_id, "ids": [row_id for row_id, _ in sources],
+                                        "updated": [updated_at for _, updated_at in sources]}, scalar)
 
 
-def stamps_document(stamps: Sequence[Candidate]) -> str:
-    """The JSON text of the [provider, credential] pairs.
-
-    A credential read from the cache is written as the database rendered it (its stored text), not serialised
-    again from the parsed object: at 50 stamps that saves milliseconds. The jsonb value is the one a re-serialised
-    object gives (jsonb compares numbers as numbers: a "1.10" that a float round trip prints as "1.1" is equal),
-    except for a number with more significant digits than a float holds, which is kept exactly; IAM stamps carry
-    strings and small integers only (production contract P3).
-    """
-    return "[" + ",".join(
-        f"[{json.dumps(stamp.provider)},"
-        f"{stamp.document if stamp.document is not None else json.dumps(stamp.credential)}]"
-        for stamp in stamps) + "]"
+def _source(stamp: Candidate) -> tuple[int, datetime]:
+    if stamp.source is None:
+        raise ValueError(f"stamp {stamp.provider!r} was not read from the cache")
+    return stamp.source

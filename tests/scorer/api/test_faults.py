@@ -16,6 +16,7 @@ import pytest
 from scorer_lambda import pipeline
 from scorer_lambda.db import tx
 from scorer_lambda.domain.credentials import stamps_to_verify
+from scorer_lambda.domain.dedup import plan_dedup
 from scorer_lambda.local.demo import DemoSeed
 from scorer_lambda.local.signing import StampSigner
 from scorer_lambda.verify import SignatureVerifier
@@ -211,6 +212,35 @@ def test_a_cache_write_committed_during_a_slow_run_is_in_the_stored_score(
     assert sorted(row["stamps"]) == ["Discord", "Ens"], f"{route}: stored score"
     e6 = other.call("GET", "/ceramic-cache/score/" + A, headers=token)
     assert sorted(e6.body["stamps"]) == ["Discord", "Ens"], f"{route}: E6"
+
+
+def test_a_kept_row_replaced_after_the_recheck_is_never_copied_and_the_run_starts_again(
+        e1: Scorer, w_pinned: DemoSeed, db: psycopg.Connection[Any], clock: Clock, make_scorer: MakeScorer,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """Scored stamps are copied from their cache rows by id; a row whose content changed after phase B's re-check
+    (a writer that does not take the passport lock) is not copied as it is now: the run starts again instead."""
+    plans = []
+
+    def replace_then_plan(*args: Any, **kwargs: Any) -> Any:
+        if not plans:  # between the re-check and the writes, another session rewrites Google's row in place
+            db.execute("UPDATE ceramic_cache_ceramiccache SET stamp = stamp || '{\"note\": \"rewritten\"}',"
+                       " updated_at = now() WHERE address = %s AND provider = 'Google' AND deleted_at IS NULL", (A,))
+        plans.append(1)
+        return plan_dedup(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "plan_dedup", replace_then_plan)
+    with caplog.at_level(logging.INFO, logger="scorer_lambda.pipeline"):
+        reply = call_e1(e1, C, A, headers=key_headers(w_pinned))
+    assert len(plans) == 2, "the first attempt's copy found a changed row; the run started again"
+    assert any("cache rows changed during the run" in r.getMessage() for r in caplog.records)
+    route = f"E1 {e1_path(C, A)} with Google's row rewritten before the copy"
+    assert reply.status == 200 and reply.body["error"] is None, route
+    copied = rows(db, "SELECT s.provider, s.credential = c.stamp AS same FROM registry_stamp s"
+                      " JOIN registry_passport p ON p.id = s.passport_id"
+                      " JOIN ceramic_cache_ceramiccache c ON c.address = p.address AND c.provider = s.provider"
+                      " AND c.deleted_at IS NULL WHERE p.address = %s AND p.community_id = %s ORDER BY s.id", A, C)
+    assert [row["provider"] for row in copied] == sorted(reply.body["stamps"]), route
+    assert all(row["same"] for row in copied), f"{route}: each stored credential is its cache row as scored"
 
 
 def test_an_error_run_does_not_overwrite_a_score_of_newer_rows(
