@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -14,23 +15,23 @@ from ..pending import Executor, Pending, run
 # The columns of a community row and its scorer configuration, read through account_community.scorer_id (never the
 # community id). Scalar sub-selects rather than joins: without prepared statements every request plans its queries,
 # and the planner settles these independent sub-selects in well under half the time it spends ordering the same
-# tables as joins. Both typed scorer rows are read; the one matching the scorer's type is used (below).
-# Whether a customization exists is all a community read needs: the overlay itself is read inside the scoring run,
-# only for customized communities.
+# tables as joins; each typed scorer row comes as one text array [weights, threshold] (one sub-select per table).
+# Both typed rows are read; the one matching the scorer's type is used (below). Whether a customization exists is
+# all a community read needs: the overlay itself is read inside the scoring run, only for customized communities.
 def community_columns(community: str) -> str:
     """The COMMUNITY_WIDTH columns of ``community_from_row`` for the community row aliased ``community``."""
     return f"""
        {community}.id, {community}.scorer_id, {community}.human_points_program,
        (SELECT s.type FROM scorer_weighted_scorer s WHERE s.id = {community}.scorer_id),
-       (SELECT b.weights FROM scorer_weighted_binaryweightedscorer b WHERE b.scorer_ptr_id = {community}.scorer_id),
-       (SELECT b.threshold FROM scorer_weighted_binaryweightedscorer b WHERE b.scorer_ptr_id = {community}.scorer_id),
-       (SELECT w.weights FROM scorer_weighted_weightedscorer w WHERE w.scorer_ptr_id = {community}.scorer_id),
-       (SELECT w.threshold FROM scorer_weighted_weightedscorer w WHERE w.scorer_ptr_id = {community}.scorer_id),
+       (SELECT ARRAY[b.weights::text, b.threshold::text] FROM scorer_weighted_binaryweightedscorer b
+         WHERE b.scorer_ptr_id = {community}.scorer_id),
+       (SELECT ARRAY[w.weights::text, w.threshold::text] FROM scorer_weighted_weightedscorer w
+         WHERE w.scorer_ptr_id = {community}.scorer_id),
        EXISTS (SELECT 1 FROM account_customization cu WHERE cu.scorer_id = {community}.id)
 """
 
 
-COMMUNITY_WIDTH = 9
+COMMUNITY_WIDTH = 7
 _TYPED_ROW = {"WEIGHTED_BINARY": 0, "WEIGHTED": 1}  # which typed scorer table holds the scorer's configuration
 
 # The overlay lists allow lists first, then custom credentials, each by ascending id; numeric(7,4)::text equals
@@ -58,11 +59,12 @@ def community_from_row(row: tuple[Any, ...]) -> Community | None:
     community_id, scorer_id, in_program, scorer_type, *typed_rows, customized = row
     if community_id is None:
         return None
-    # Only the typed row of the scorer's own type counts (a row of the other type is ignored, as by a join on type);
-    # threshold is NOT NULL, so it tells whether the row exists.
+    # Only the typed row of the scorer's own type counts (a row of the other type is ignored, as by a join on type).
     which = _TYPED_ROW.get(scorer_type)
-    weights, threshold = (None, None) if which is None else typed_rows[2 * which : 2 * which + 2]
-    has_typed_row = threshold is not None
+    typed = None if which is None else typed_rows[which]
+    has_typed_row = typed is not None
+    weights_text, threshold = typed if typed is not None else (None, None)
+    weights = None if weights_text is None else json.loads(weights_text)
     return Community(
         id=community_id,
         scorer_id=scorer_id,
