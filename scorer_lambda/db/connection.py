@@ -60,6 +60,14 @@ class MeteredConnection(psycopg.Connection[Any]):
     """
 
     meter: DbMeter
+    _batch_cursor: psycopg.ClientCursor[Any] | None = None
+
+    def batch_cursor(self) -> psycopg.ClientCursor[Any]:
+        """The client-side-binding cursor of this connection's batches, made once: a cursor's first execute sets up
+        its adapters, which costs about 10 µs per batch when every batch makes its own."""
+        if self._batch_cursor is None:
+            self._batch_cursor = psycopg.ClientCursor(self)
+        return self._batch_cursor
 
     def wait(self, gen: PQGen[T], interval: float = 0.1, timeout: float | None = None) -> T:
         meter = self.meter

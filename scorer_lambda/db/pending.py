@@ -70,7 +70,8 @@ class Batch:
         self._sent = True
         if not self._statements:
             return
-        cursor = psycopg.ClientCursor(self._conn)
+        reused = getattr(self._conn, "batch_cursor", None)  # the scorer's connections keep one (db/connection.py)
+        cursor = reused() if reused is not None else psycopg.ClientCursor(self._conn)
         # A newline before each separator: a statement ending in a comment cannot swallow it.
         text = "\n;\n".join(cursor.mogrify(query, params) for query, params, _, _ in self._statements)
         simple = len(text.encode()) <= MAX_QUERY_TEXT_BYTES

@@ -162,3 +162,16 @@ def test_a_batch_prepares_nothing(database: Database) -> None:
             run(batch, "SELECT %s::int", (1,), scalar)
         run(conn, "SELECT %s::int", (1,), scalar)
     assert conn.execute("SELECT count(*) FROM pg_prepared_statements").fetchone() == (0,)
+
+
+def test_batches_on_the_scorers_connection_share_one_cursor_and_read_their_own_results(database: Database) -> None:
+    conn = database.connection()
+    cursor = conn.batch_cursor()
+    with Batch(conn) as batch:
+        first = run(batch, "SELECT 1", None, scalar)
+        rows = run(batch, "SELECT x FROM generate_series(1, 3) AS x ORDER BY x", None, first_column)
+    with pytest.raises(pg_errors.DivisionByZero):
+        run(conn, "SELECT 1 / 0", None, scalar)
+    second = run(conn, "SELECT 2", None, scalar)
+    assert (first.result(), rows.result(), second.result()) == (1, [1, 2, 3], 2), "results are read as each batch runs"
+    assert conn.batch_cursor() is cursor
