@@ -12,7 +12,7 @@ starts again from the current rows, so the stored score follows a serial order o
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -73,9 +73,14 @@ class _CopiedRowChanged(Exception):
     """A kept stamp's cache row changed after the re-check, before its copy to registry_stamp (rolled back)."""
 
 
+# Statements to run right after a scoring run's COMMIT, in the same round trip (their own transaction): given the
+# commit batch and the ScoreObject about to be returned. A failure of theirs does not undo the run.
+AfterCommit = Callable[[Batch, dict[str, Any]], None]
+
+
 def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *,
                 community: Community, address: str, rows: Sequence[CacheRow], now: datetime,
-                measures: ScoringMeasures | None = None) -> dict[str, Any]:
+                measures: ScoringMeasures | None = None, after_commit: AfterCommit | None = None) -> dict[str, Any]:
     """Score ``address`` in ``community`` from its cache rows and return the ScoreObject (§5.8).
 
     Scoring failures do not raise: they are stored and returned as an ERROR score (§5.6).
@@ -87,7 +92,7 @@ def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: Sig
     measures = ScoringMeasures() if measures is None else measures
     for _ in range(MAX_SNAPSHOT_ATTEMPTS):
         outcome = _run_once(conn, settings, verifier, community=community, address=address, rows=rows, now=now,
-                            measures=measures)
+                            measures=measures, after_commit=after_commit)
         if not isinstance(outcome, _RowsChanged):
             return outcome
         logger.info("cache rows changed during the run; scoring the current rows", extra={"community_id": community.id})
@@ -99,13 +104,13 @@ def run_scoring(conn: psycopg.Connection[Any], settings: Settings, verifier: Sig
 
 
 def _run_once(conn: psycopg.Connection[Any], settings: Settings, verifier: SignatureVerifier, *, community: Community,
-              address: str, rows: Sequence[CacheRow], now: datetime,
-              measures: ScoringMeasures) -> dict[str, Any] | _RowsChanged:
+              address: str, rows: Sequence[CacheRow], now: datetime, measures: ScoringMeasures,
+              after_commit: AfterCommit | None) -> dict[str, Any] | _RowsChanged:
     measures.passing = False  # until a score is stored (an ERROR score does not pass)
     try:
         valid = _valid_stamps(settings, verifier, address, rows, now, measures)
-        result = _persist(conn, settings, community=community, address=address, scored_rows=rows, stamps=valid,
-                          now=now, measures=measures)
+        outcome = _persist(conn, settings, community=community, address=address, scored_rows=rows, stamps=valid,
+                           now=now, measures=measures, after_commit=after_commit)
     except DatabaseFailure:
         raise
     except psycopg.Error as exc:  # a statement outside the classified steps: only data failures become scores
@@ -114,11 +119,11 @@ def _run_once(conn: psycopg.Connection[Any], settings: Settings, verifier: Signa
         return _fail(conn, community=community, address=address, scored_rows=rows, exc=exc)
     except Exception as exc:
         return _fail(conn, community=community, address=address, scored_rows=rows, exc=exc)
-    if isinstance(result, _RowsChanged):
-        return result
+    if isinstance(outcome, _RowsChanged):
+        return outcome
+    result, answer = outcome
     measures.passing = result.passes
-    return score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
-                        expiration=result.expiration, error=None, stamps=result.stamps)
+    return answer
 
 
 def _fail(conn: psycopg.Connection[Any], *, community: Community, address: str, scored_rows: Sequence[CacheRow],
@@ -140,9 +145,10 @@ def _valid_stamps(settings: Settings, verifier: SignatureVerifier, address: str,
 
 
 def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,
-             scored_rows: Sequence[CacheRow], stamps: list[Candidate], now: datetime,
-             measures: ScoringMeasures) -> ScoreResult | _RowsChanged:
-    """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit)."""
+             scored_rows: Sequence[CacheRow], stamps: list[Candidate], now: datetime, measures: ScoringMeasures,
+             after_commit: AfterCommit | None) -> tuple[ScoreResult, dict[str, Any]] | _RowsChanged:
+    """Phase B: three round trips on the happy path (rows + locks + links, the writes, the commit); returns the
+    result and its ScoreObject."""
     hashes = all_nullifiers(stamps, settings.multi_nullifier)
     try:
         try:
@@ -173,13 +179,28 @@ def _persist(conn: psycopg.Connection[Any], settings: Settings, *, community: Co
                                        measures=measures)
         except _CopiedRowChanged:
             return _RowsChanged()  # as if the re-check had seen it (the finally block rolls back)
-        try:
-            tx.commit(conn)
-        except psycopg.Error as exc:
-            raise DatabaseFailure(exc) from exc
-        return result
+        answer = score_object(address=address, evidence=result.evidence, last_score_timestamp=now,
+                              expiration=result.expiration, error=None, stamps=result.stamps)
+        _commit(conn, answer, after_commit)
+        return result, answer
     finally:
         tx.ensure_idle(conn)  # any failure above leaves the transaction open: roll it back
+
+
+def _commit(conn: psycopg.Connection[Any], answer: dict[str, Any], after_commit: AfterCommit | None) -> None:
+    """COMMIT, with the caller's after-commit statements in the same round trip. Sent as a pipeline, which tells
+    after a failure whether the COMMIT itself went through: only its failure is the run's."""
+    batch = Batch(conn, pipelined=after_commit is not None)
+    committed = tx.commit(batch)
+    if after_commit is not None:
+        after_commit(batch, answer)
+    try:
+        batch.send()
+    except psycopg.Error as exc:
+        if not committed.has_succeeded():
+            raise DatabaseFailure(exc) from exc
+        # The run is committed; the after-commit statements failed (the caller sees it in their results), and the
+        # transaction they opened is rolled back by the caller's ensure_idle.
 
 
 def _dedup_and_write(conn: psycopg.Connection[Any], settings: Settings, *, community: Community, address: str,

@@ -16,7 +16,7 @@ from ..domain.stamp_items import InvalidPayload
 from ..errors import GENERIC_ERROR, ApiError
 from ..metrics import ScoringMeasures
 from ..models import CachedStamp, CacheRow, Community
-from ..pipeline import run_scoring
+from ..pipeline import AfterCommit, run_scoring
 from ..request import InvalidBody
 
 T = TypeVar("T")
@@ -47,10 +47,10 @@ def load_rows(ctx: AppContext, address: str) -> list[CacheRow]:
 
 
 def score(ctx: AppContext, community: Community, address: str, rows: Sequence[CacheRow],
-          now: datetime) -> dict[str, Any]:
+          now: datetime, after_commit: AfterCommit | None = None) -> dict[str, Any]:
     ctx.scoring = ScoringMeasures()  # read by the request line (P10)
     return run_scoring(ctx.db.connection(), ctx.settings, ctx.verifier, community=community, address=address,
-                       rows=rows, now=now, measures=ctx.scoring)
+                       rows=rows, now=now, measures=ctx.scoring, after_commit=after_commit)
 
 
 def stamps_json(stamps: Sequence[CachedStamp]) -> list[dict[str, Any]]:

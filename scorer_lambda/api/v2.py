@@ -12,7 +12,7 @@ import psycopg
 from ..auth.api_keys import check_key, key_prefix, read_api_key
 from ..context import AppContext
 from ..db import tx
-from ..db.pending import Batch
+from ..db.pending import Batch, Pending
 from ..db.queries import analytics, api_keys, stamp_cache
 from ..db.queries.api_keys import ApiKeyRow
 from ..domain.addresses import lenient_address
@@ -88,6 +88,7 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
         raise ApiError(401, INVALID_API_KEY)
 
     payload: Any = None
+    analytics_hook: _AnalyticsAfterCommit | None = None
     # §9.1 order: authenticate → rate limit → body → community → address. The community row came with the key in
     # the same round trip, but it is not looked at before this decision: a limited key gets 429 whatever the
     # scorer id, address or body (and every one of its requests counts, rejected ones too).
@@ -98,7 +99,10 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
     else:
         try:
             payload = request.json_body
-            response = _score(ctx, community=community, address=address, rows=rows, now=now)
+            if settings.api_analytics:
+                analytics_hook = _AnalyticsAfterCommit(request, key_row, payload, now)
+            response = _score(ctx, community=community, address=address, rows=rows, now=now,
+                              after_commit=analytics_hook)
         except InvalidBody as exc:
             response = default_error(Surface.V2, exc)
         except Exception as exc:
@@ -108,20 +112,51 @@ def get_score(ctx: AppContext, request: AlbRequest, params: dict[str, str]) -> R
 
     if check.upgrade_sha256:
         common.upgrade_key_hash(ctx, key_row.id, check.upgrade_sha256)
-    if settings.api_analytics:
+    if analytics_hook is not None and analytics_hook.response is response:
+        analytics_hook.log_if_dropped()  # the row went out with the run's COMMIT
+    elif settings.api_analytics:
         _record_analytics(ctx, request, key_row, payload, response, analytics_error, now)
     return response
 
 
 def _score(ctx: AppContext, *, community: Community | None, address: str | None, rows: list[CacheRow],
-           now: datetime) -> Response:
+           now: datetime, after_commit: _AnalyticsAfterCommit | None) -> Response:
     if community is None:
         raise ApiError(404, NO_SCORER)
     if address is None:
         raise ApiError(400, INVALID_ADDRESS)
     if not community.scorer.is_valid:
         raise ApiError(500, GENERIC_ERROR)
-    return Response(200, common.score(ctx, community, address, rows, now))
+    answer = common.score(ctx, community, address, rows, now, after_commit=after_commit)
+    if after_commit is not None and after_commit.response is not None:
+        return after_commit.response  # the committed run's answer, as recorded with it
+    return Response(200, answer)
+
+
+class _AnalyticsAfterCommit:
+    """The analytics row of a scored request, sent in the scoring run's COMMIT round trip (one round trip less).
+
+    Called only when the run reaches COMMIT; if the COMMIT then fails, the request answers 500 and its row is
+    written the usual way instead.
+    """
+
+    def __init__(self, request: AlbRequest, key_row: ApiKeyRow, payload: Any, now: datetime) -> None:
+        self._request, self._key_row, self._payload, self._now = request, key_row, payload, now
+        self.response: Response | None = None
+        self._written: Pending[None] | None = None
+        self._batch: Batch | None = None
+
+    def __call__(self, batch: Batch, answer: dict[str, Any]) -> None:
+        self.response = Response(200, answer)
+        self._batch = batch
+        self._written = _queue_analytics(batch, self._request, self._key_row, self._payload, self.response, None,
+                                         self._now)
+
+    def log_if_dropped(self) -> None:
+        if self._written is not None and not self._written.has_succeeded():
+            error = self._batch.error if self._batch is not None else None
+            logger.warning("analytics write failed", extra={"error_class": type(error).__name__,
+                                                            "sqlstate": getattr(error, "sqlstate", None)})
 
 
 def _unexpected(exc: Exception) -> Response:
@@ -139,19 +174,26 @@ def _record_analytics(ctx: AppContext, request: AlbRequest, key_row: ApiKeyRow, 
         logger.warning("analytics write failed", extra={"error_class": type(exc).__name__})
         return
     try:
-        # Best-effort telemetry: its commit does not wait for the WAL flush (a crash may lose the last rows,
-        # never corrupt them), so the request does not pay a second disk sync.
         with Batch(conn) as batch:
-            tx.begin(batch)
-            tx.relax_durability(batch)
-            analytics.insert_analytics(batch, api_key_id=key_row.id, path=request.path,
-                                       query_params=request.query, headers=request.masked_headers(),
-                                       payload=payload, response_text=response.body_text, error=error,
-                                       status_code=response.status, created_at=now)
-            tx.commit(batch)
+            _queue_analytics(batch, request, key_row, payload, response, error, now)
     except psycopg.Error as exc:
         # Dropped like any failed telemetry write (§4.4, P4), e.g. a path longer than the column.
         ctx.db.note_failure(exc)
         logger.warning("analytics write failed", extra={"error_class": type(exc).__name__, "sqlstate": exc.sqlstate})
     finally:
         tx.ensure_idle(conn)
+
+
+def _queue_analytics(batch: Batch, request: AlbRequest, key_row: ApiKeyRow, payload: Any, response: Response,
+                     error: str | None, now: datetime) -> Pending[None]:
+    """The row's own transaction; the returned COMMIT tells whether all of it ran.
+
+    Best-effort telemetry: its commit does not wait for the WAL flush (a crash may lose the last rows, never corrupt
+    them), so the request does not pay a second disk sync.
+    """
+    tx.begin(batch)
+    tx.relax_durability(batch)
+    analytics.insert_analytics(batch, api_key_id=key_row.id, path=request.path, query_params=request.query,
+                               headers=request.masked_headers(), payload=payload, response_text=response.body_text,
+                               error=error, status_code=response.status, created_at=now)
+    return tx.commit(batch)

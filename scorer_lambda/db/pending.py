@@ -19,6 +19,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import psycopg
+from psycopg.pq import ExecStatus
 
 T = TypeVar("T")
 
@@ -29,15 +30,23 @@ MAX_QUERY_TEXT_BYTES = 16_000
 class Pending(Generic[T]):
     """A statement's parsed result; the first ``result()`` sends the batch if it has not gone yet."""
 
-    __slots__ = ("_batch", "_value")
+    __slots__ = ("_batch", "_cursor", "_value")
 
     def __init__(self, batch: Batch) -> None:
         self._batch = batch
+        self._cursor: psycopg.Cursor[Any] | None = None  # its own cursor when the batch went out as a pipeline
         self._value: T
 
     def result(self) -> T:
         self._batch.send()
         return self._value
+
+    def has_succeeded(self) -> bool:
+        """Whether the server ran this statement (after a failure, known per statement only in a pipeline)."""
+        if self._cursor is not None:
+            result = self._cursor.pgresult
+            return result is not None and result.status in (ExecStatus.COMMAND_OK, ExecStatus.TUPLES_OK)
+        return self._batch.sent_and_succeeded
 
 
 class Batch:
@@ -48,11 +57,22 @@ class Batch:
     Without an explicit BEGIN in it, the server runs a batch as one implicit transaction.
     """
 
-    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+    def __init__(self, conn: psycopg.Connection[Any], *, pipelined: bool = False) -> None:
         self._conn = conn
+        # A pipeline keeps each statement's outcome after a failure (``Pending.has_succeeded``).
+        self._pipelined = pipelined
         self._statements: list[tuple[str, Any, Callable[[psycopg.Cursor[Any]], Any], Pending[Any]]] = []
         self._sent = False
         self._error: psycopg.Error | None = None
+
+    @property
+    def error(self) -> psycopg.Error | None:
+        """The error that stopped the batch, once sent."""
+        return self._error
+
+    @property
+    def sent_and_succeeded(self) -> bool:
+        return self._sent and self._error is None
 
     def add(self, query: str, params: Any, parse: Callable[[psycopg.Cursor[Any]], T]) -> Pending[T]:
         if self._sent:
@@ -72,29 +92,32 @@ class Batch:
             return
         reused = getattr(self._conn, "batch_cursor", None)  # the scorer's connections keep one (db/connection.py)
         cursor = reused() if reused is not None else psycopg.ClientCursor(self._conn)
-        # A newline before each separator: a statement ending in a comment cannot swallow it.
-        text = "\n;\n".join(cursor.mogrify(query, params) for query, params, _, _ in self._statements)
-        simple = len(text.encode()) <= MAX_QUERY_TEXT_BYTES
+        text = "" if self._pipelined else \
+            "\n;\n".join(cursor.mogrify(query, params) for query, params, _, _ in self._statements)
+        # (a newline before each separator: a statement ending in a comment cannot swallow it)
+        simple = not self._pipelined and len(text.encode()) <= MAX_QUERY_TEXT_BYTES
         try:
             if simple:
                 cursor.execute(text)
             else:
-                pipelined = self._send_as_pipeline()
+                self._send_as_pipeline()
         except psycopg.Error as exc:
             self._error = exc
             raise
         for index, (_, _, parse, pending) in enumerate(self._statements):
-            if not simple:
-                pending._value = parse(pipelined[index])
+            if pending._cursor is not None:
+                pending._value = parse(pending._cursor)
                 continue
             if index:
                 cursor.nextset()
             pending._value = parse(cursor)
 
-    def _send_as_pipeline(self) -> list[psycopg.Cursor[Any]]:
+    def _send_as_pipeline(self) -> None:
         """The same statements with server-side parameters, one cursor each, in one round trip."""
         with self._conn.pipeline():
-            return [self._conn.cursor().execute(query, params) for query, params, _, _ in self._statements]
+            for query, params, _, pending in self._statements:
+                pending._cursor = self._conn.cursor()
+                pending._cursor.execute(query, params)
 
     def __enter__(self) -> Batch:
         return self
