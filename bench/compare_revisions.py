@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -62,21 +61,6 @@ def build_app(package: str, url: str) -> Any:
     return load("app").App(context)
 
 
-def interleaved(apps: dict[str, Any], request: dict[str, Any], runs: int) -> dict[str, list[float]]:
-    for app in apps.values():
-        for _ in range(max(20, runs // 20)):
-            scorer_bench.check(app.handle(request))
-    samples: dict[str, list[float]] = {name: [] for name in apps}
-    order = list(apps.items())
-    for _ in range(runs):
-        for name, app in order:
-            started = time.perf_counter()
-            scorer_bench.check(app.handle(request))
-            samples[name].append((time.perf_counter() - started) * 1000)
-        order.reverse()
-    return samples
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("revision", help="git revision to compare with (e.g. a commit or tag)")
@@ -106,7 +90,7 @@ def main() -> int:
             apps = {args.revision: build_app(BASE_PACKAGE, url), "working tree": build_app("scorer_lambda", url)}
             rows = []
             for count in counts:
-                samples = interleaved(apps, scorer_bench.v2_event(count), args.requests)
+                samples = scorer_bench.alternating(apps, scorer_bench.v2_event(count), args.requests)
                 p50 = {name: statistics.median(values) for name, values in samples.items()}
                 p95 = {name: statistics.quantiles(values, n=100)[94] for name, values in samples.items()}
                 base, now = p50[args.revision], p50["working tree"]
