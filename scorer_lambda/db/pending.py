@@ -50,9 +50,9 @@ class Pending(Generic[T]):
 
 
 class Batch:
-    """Statements sent as one simple-protocol query: one round trip, sent on leaving the ``with`` block (or at the
-    first ``result()``). Parameters are bound client-side by psycopg (``ClientCursor.mogrify``), never formatted
-    by hand.
+    """Statements sent in one round trip, on leaving the ``with`` block (or at the first ``result()``): as one
+    simple-protocol query with parameters bound client-side by psycopg (``ClientCursor.mogrify``, never formatted
+    by hand), or as a pipeline with server-side parameters when ``pipelined`` or when the text would be too long.
 
     Without an explicit BEGIN in it, the server runs a batch as one implicit transaction.
     """
@@ -90,27 +90,30 @@ class Batch:
         self._sent = True
         if not self._statements:
             return
-        reused = getattr(self._conn, "batch_cursor", None)  # the scorer's connections keep one (db/connection.py)
-        cursor = reused() if reused is not None else psycopg.ClientCursor(self._conn)
-        text = "" if self._pipelined else \
+        cursor = None if self._pipelined else self._client_cursor()
+        # A newline before each separator: a statement ending in a comment cannot swallow it.
+        text = None if cursor is None else \
             "\n;\n".join(cursor.mogrify(query, params) for query, params, _, _ in self._statements)
-        # (a newline before each separator: a statement ending in a comment cannot swallow it)
-        simple = not self._pipelined and len(text.encode()) <= MAX_QUERY_TEXT_BYTES
         try:
-            if simple:
+            if cursor is not None and text is not None and len(text.encode()) <= MAX_QUERY_TEXT_BYTES:
                 cursor.execute(text)
             else:
+                cursor = None
                 self._send_as_pipeline()
         except psycopg.Error as exc:
             self._error = exc
             raise
         for index, (_, _, parse, pending) in enumerate(self._statements):
-            if pending._cursor is not None:
-                pending._value = parse(pending._cursor)
+            if cursor is None:
+                pending._value = parse(pending._cursor)  # type: ignore[arg-type]  # set by _send_as_pipeline
                 continue
             if index:
                 cursor.nextset()
             pending._value = parse(cursor)
+
+    def _client_cursor(self) -> psycopg.ClientCursor[Any]:
+        reused = getattr(self._conn, "batch_cursor", None)  # the scorer's connections keep one (db/connection.py)
+        return reused() if reused is not None else psycopg.ClientCursor(self._conn)
 
     def _send_as_pipeline(self) -> None:
         """The same statements with server-side parameters, one cursor each, in one round trip."""
